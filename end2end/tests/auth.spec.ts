@@ -1,0 +1,48 @@
+import { expect, test } from '@playwright/test';
+import { hydrated, signIn } from './support';
+
+test('sign in as demo, see Items, sign out', async ({ page }) => {
+  await signIn(page, 'demo', 'demo');
+  await expect(page).toHaveURL(/\/items$/);
+  await expect(page.getByText(/^Page 1 of 50$/)).toBeVisible();
+  await expect(page.getByRole('list').getByRole('listitem')).toHaveCount(20);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login\?reason=signed_out/);
+  await expect(page.getByText(/signed out/)).toBeVisible();
+
+  // The session is gone on the server: the items page sends us back.
+  await page.goto('/items');
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test('a wrong password shows the alert', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Username').fill('demo');
+  await page.getByLabel('Password').fill('not-the-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Invalid username or password');
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('signing in and the wrong-password alert work', async ({ page }) => {
+    await page.goto('/login');
+    await page.getByLabel('Username').fill('demo');
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toHaveText('Invalid username or password');
+
+    await page.getByLabel('Username').fill('demo');
+    await page.getByLabel('Password').fill('demo');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Items' })).toBeVisible();
+    await expect(page.getByText(/^Page 1 of \d+$/)).toBeVisible();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page.getByText(/signed out/)).toBeVisible();
+  });
+});

@@ -1,0 +1,94 @@
+//! The page shell and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Outlet, ParentRoute, Redirect, Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::{
+    auth::LoginPage,
+    items::{ItemsPage, NewItemPage},
+    session::SessionGuard,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's Content-Security-Policy names this response's nonce, which
+    // Leptos also puts on its hydration script.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = crate::security::content_security_policy(&nonce.to_string(), &options);
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // No icon file: an empty one spares every page a 404.
+                <link rel="icon" href="data:," />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser: the marker says the page is hydrated
+    // (browser tests wait for it before acting on client-side behaviour).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Stylesheet id="leptos" href="/pkg/session-guard.css" />
+        <Title text="session-guard" />
+        <Router>
+            <main data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/items" /> } />
+                    <Route path=path!("/login") view=LoginPage />
+                    // Everything under /items lives inside one SessionGuard, so
+                    // the countdown carries on across these pages.
+                    <ParentRoute path=path!("/items") view=Guarded ssr=SsrMode::Async>
+                        <Route path=path!("") view=ItemsPage ssr=SsrMode::Async />
+                        <Route path=path!("new") view=NewItemPage ssr=SsrMode::Async />
+                    </ParentRoute>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Guarded() -> impl IntoView {
+    view! {
+        <SessionGuard>
+            <Outlet />
+        </SessionGuard>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <h1>"Page not found"</h1>
+        <p><a href="/items">"Go to your items"</a></p>
+    }
+}

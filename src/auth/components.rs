@@ -1,0 +1,63 @@
+//! The login page and the sign-out button.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+use super::{SignIn, SignOut};
+use crate::session::{EndReason, TabChannel};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let reason = move || {
+        query
+            .read()
+            .get("reason")
+            .and_then(|r| EndReason::parse(&r))
+            .filter(|r| *r != EndReason::Missing)
+    };
+    // Always a target: an empty `next` would arrive as none, which means
+    // "stay on the page" (the in-place sign-in over an expired page).
+    let next = move || {
+        query
+            .read()
+            .get("next")
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "/items".to_owned())
+    };
+    let action = ServerAction::<SignIn>::new();
+    let error = move || action.value().get().and_then(Result::err);
+
+    view! {
+        <section class="card login" aria-labelledby="login-heading">
+            <h1 id="login-heading">"Sign in"</h1>
+            {move || reason().map(|r| view! { <p class="notice" role="status">{r.message()}</p> })}
+            {move || error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            <ActionForm action=action>
+                <input type="hidden" name="next" value=next />
+                <label for="username">"Username"</label>
+                <input id="username" name="username" autocomplete="username" required autofocus />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required />
+                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignOutButton() -> impl IntoView {
+    let action = ServerAction::<SignOut>::new();
+    // Other tabs sign out at once too (the guard's channel, when there is one).
+    let tabs = use_context::<TabChannel>();
+    let tell_tabs = move |_| {
+        if let Some(tabs) = &tabs {
+            tabs.signed_out();
+        }
+    };
+    view! {
+        <ActionForm action=action attr:class="sign-out">
+            <button type="submit" class="secondary" on:click=tell_tabs>"Sign out"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,87 @@
+//! Signing in and out.
+//!
+//! Both are server functions at stable paths (`/api/sign_in`, `/api/sign_out`)
+//! used by plain HTML forms, so they work with and without JavaScript.
+//! Sign-in is public; sign-out is guarded like everything else.
+
+use leptos::server;
+
+use crate::error::AppError;
+use crate::session::client::GuardClient;
+
+mod components;
+mod redirect;
+mod username;
+
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod users;
+
+pub use components::{LoginPage, SignOutButton};
+pub use redirect::{login_url, safe_next};
+pub use username::{InvalidUsername, Username};
+
+/// Checks the credentials and starts a fresh session (new id). With `next`
+/// (the login form always sends it) the browser goes there when it is a
+/// same-site path, else to `/items`; without it (the in-place sign-in over an
+/// open page) nothing is redirected.
+#[server(prefix = "/api", endpoint = "sign_in", client = GuardClient)]
+pub async fn sign_in(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    crate::session::guard::public(backend::sign_in(username, password, next)).await
+}
+
+/// Ends the session on the server (the record is deleted, the cookie
+/// dropped) and goes to the login page.
+#[server(prefix = "/api", endpoint = "sign_out", client = GuardClient)]
+pub async fn sign_out() -> Result<(), AppError> {
+    crate::session::guard::guarded(|_live| backend::sign_out()).await
+}
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use super::*;
+    use crate::session::{guard, EndReason};
+    use crate::state::AppState;
+
+    pub async fn sign_in(
+        username: String,
+        password: String,
+        next: Option<String>,
+    ) -> Result<(), AppError> {
+        let state = AppState::from_context()?;
+        // An invalid name still costs a full verification: no timing hint.
+        let user = match Username::parse(username.trim()) {
+            Ok(name) => users::find(&state.pool, &name).await?,
+            Err(_) => None,
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        if !password::verify(stored, password).await? {
+            tracing::info!("sign-in refused");
+            return Err(AppError::InvalidCredentials);
+        }
+        let Some(user) = user else {
+            return Err(AppError::InvalidCredentials);
+        };
+        let session = guard::request_session_from_context()?;
+        guard::start(&state, &session, user.id, &user.username).await?;
+        tracing::info!(user_id = user.id, "signed in");
+        if let Some(next) = next {
+            let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
+            leptos_axum::redirect(&target);
+        }
+        Ok(())
+    }
+
+    pub async fn sign_out() -> Result<(), AppError> {
+        let state = AppState::from_context()?;
+        let session = guard::request_session_from_context()?;
+        guard::end(&state, &session, EndReason::SignedOut).await?;
+        leptos_axum::redirect(&login_url(Some(EndReason::SignedOut), None));
+        Ok(())
+    }
+}

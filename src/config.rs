@@ -1,0 +1,273 @@
+//! The application's own settings, parsed once at start-up into [`Settings`].
+//!
+//! Values come from the `[session-guard]` table of `Leptos.toml`; an environment
+//! variable of the same name (upper case) overrides the file. A value that does
+//! not parse or is out of range stops start-up with a message naming the
+//! setting and its allowed range: nothing falls back silently.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+
+/// The table of `Leptos.toml` that holds our settings.
+const TABLE: &str = "session-guard";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot read {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// How sessions end, all enforced on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub idle_timeout: Duration,
+    pub warning: Duration,
+    pub absolute_timeout: Duration,
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub database_url: String,
+    pub session: SessionSettings,
+    pub items_page_size: u32,
+    /// Test-only HTTP hooks (moving the server's clock). Off unless asked for.
+    pub test_hooks: bool,
+    /// Development only: `serve` first makes sure the demo user exists.
+    pub seed_demo: bool,
+}
+
+/// Where a setting's raw text came from, so errors can say so.
+struct Source {
+    file: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+}
+
+impl Source {
+    fn get(&self, name: &str) -> Option<String> {
+        self.env
+            .get(name)
+            .or_else(|| self.file.get(&name.to_ascii_lowercase()))
+            .cloned()
+    }
+
+    fn secs(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let invalid = || ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a whole number from {min} to {max}"),
+        };
+        let value: u64 = raw.trim().parse().map_err(|_| invalid())?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid())
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{other:?} is not one of true, false"),
+            }),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `Leptos.toml` (if present) and the process environment.
+    pub fn load(file: &Path, site_addr: SocketAddr) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => Some(text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => {
+                return Err(ConfigError::File {
+                    path: file.display().to_string(),
+                    reason: err.to_string(),
+                })
+            }
+        };
+        Self::from_sources(text.as_deref(), std::env::vars().collect(), site_addr)
+    }
+
+    /// The parsing itself, separate from the process so tests can feed it.
+    pub fn from_sources(
+        file: Option<&str>,
+        env: BTreeMap<String, String>,
+        site_addr: SocketAddr,
+    ) -> Result<Self, ConfigError> {
+        let file = match file {
+            Some(text) => file_table(text)?,
+            None => BTreeMap::new(),
+        };
+        let src = Source { file, env };
+
+        let idle = src.secs("SESSION_IDLE_TIMEOUT_SECS", 900, 30, 86_400)?;
+        let warning = src.secs("SESSION_WARNING_SECS", 120, 20, 86_400)?;
+        if warning >= idle {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_WARNING_SECS",
+                reason: format!(
+                    "{warning} must be less than SESSION_IDLE_TIMEOUT_SECS ({idle}); allowed: 20 to {}",
+                    idle.saturating_sub(1)
+                ),
+            });
+        }
+        let absolute = src.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 28_800, 60, 2_592_000)?;
+        if absolute < idle {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_ABSOLUTE_TIMEOUT_SECS",
+                reason: format!(
+                    "{absolute} must not be less than SESSION_IDLE_TIMEOUT_SECS ({idle}); allowed: {idle} to 2592000"
+                ),
+            });
+        }
+        let page_size = src.secs("ITEMS_PAGE_SIZE", 20, 1, 100)?;
+        let cookie_secure = src.flag("SESSION_COOKIE_SECURE", !site_addr.ip().is_loopback())?;
+        let test_hooks = src.flag("SESSION_GUARD_TEST_HOOKS", false)?;
+        let seed_demo = src.flag("SESSION_GUARD_SEED_DEMO", false)?;
+        let database_url = src
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://data/session-guard.db".to_owned());
+        if !(database_url.starts_with("sqlite:")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: format!("{database_url:?} is not a sqlite://... URL"),
+            });
+        }
+
+        Ok(Settings {
+            database_url,
+            session: SessionSettings {
+                idle_timeout: Duration::from_secs(idle),
+                warning: Duration::from_secs(warning),
+                absolute_timeout: Duration::from_secs(absolute),
+                cookie_secure,
+            },
+            items_page_size: page_size as u32,
+            test_hooks,
+            seed_demo,
+        })
+    }
+}
+
+/// The `[session-guard]` table of `Leptos.toml`, each value as text.
+fn file_table(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|err: toml::de::Error| ConfigError::File {
+            path: "Leptos.toml".into(),
+            reason: err.to_string(),
+        })?;
+    let Some(table) = doc.get(TABLE) else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(table) = table.as_table() else {
+        return Err(ConfigError::File {
+            path: "Leptos.toml".into(),
+            reason: format!("[{TABLE}] must be a table"),
+        });
+    };
+    Ok(table
+        .iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (key.clone(), text)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loopback() -> SocketAddr {
+        "127.0.0.1:3000".parse().unwrap()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::from_sources(None, env(&[]), loopback()).unwrap();
+        assert_eq!(s.session.idle_timeout, Duration::from_secs(900));
+        assert_eq!(s.session.warning, Duration::from_secs(120));
+        assert_eq!(s.session.absolute_timeout, Duration::from_secs(28_800));
+        assert_eq!(s.items_page_size, 20);
+        assert!(
+            !s.session.cookie_secure,
+            "loopback defaults to an insecure cookie"
+        );
+        assert!(!s.test_hooks);
+        let public = Settings::from_sources(None, env(&[]), "0.0.0.0:80".parse().unwrap()).unwrap();
+        assert!(public.session.cookie_secure);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "[session-guard]\nitems_page_size = 50\nsession_idle_timeout_secs = 600\n";
+        let s = Settings::from_sources(Some(file), env(&[("ITEMS_PAGE_SIZE", "7")]), loopback())
+            .unwrap();
+        assert_eq!(s.items_page_size, 7);
+        assert_eq!(s.session.idle_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting_and_range() {
+        let err = Settings::from_sources(None, env(&[("ITEMS_PAGE_SIZE", "101")]), loopback())
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ITEMS_PAGE_SIZE") && text.contains("1 to 100"),
+            "{text}"
+        );
+
+        let err = Settings::from_sources(
+            None,
+            env(&[
+                ("SESSION_IDLE_TIMEOUT_SECS", "100"),
+                ("SESSION_WARNING_SECS", "100"),
+            ]),
+            loopback(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("SESSION_WARNING_SECS"), "{err}");
+
+        let err =
+            Settings::from_sources(None, env(&[("SESSION_COOKIE_SECURE", "yes")]), loopback())
+                .unwrap_err();
+        assert!(err.to_string().contains("SESSION_COOKIE_SECURE"), "{err}");
+
+        let err = Settings::from_sources(
+            Some("[session-guard]\nsession_idle_timeout_secs = \"abc\"\n"),
+            env(&[]),
+            loopback(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("SESSION_IDLE_TIMEOUT_SECS"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The one error type every server function returns.
+//!
+//! It travels as JSON (`{"error": "...", "reason": ...}`) so that a client, the
+//! page or a test can tell a session that ended from bad input or an outage
+//! without parsing HTML. On the server, [`AppError::status`] decides the HTTP
+//! status; `session::guard` applies it in one place.
+
+use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+use crate::session::EndReason;
+
+/// Everything a server function can answer instead of its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum AppError {
+    /// No live session: the request is refused with 401 and why.
+    #[error("{}", reason.message())]
+    SessionExpired { reason: EndReason },
+    /// Sign-in failed. The same text for an unknown user and a wrong password.
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    /// The input was not acceptable; `field` names the form field when there is one.
+    #[error("{reason}")]
+    BadRequest {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
+    /// Refused whatever the session: a cross-site request.
+    #[error("{reason}")]
+    Forbidden { reason: String },
+    /// The thing asked for does not exist (for this user).
+    #[error("{reason}")]
+    NotFound { reason: String },
+    /// The database or another dependency is out of reach; retrying later can work.
+    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    Unavailable,
+    /// A bug or an unexpected failure on the server. Details go to the log, not the client.
+    #[error("Something went wrong on the server.")]
+    Internal,
+    /// The request never got an answer (client side only: offline, server down).
+    #[error("Could not reach the server: {reason}")]
+    Network { reason: String },
+}
+
+impl AppError {
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            reason: reason.into(),
+            field: None,
+        }
+    }
+
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            reason: reason.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    /// The message to show beside a form field, when this error is about that field.
+    pub fn field_message(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::BadRequest {
+                reason,
+                field: Some(field),
+            } if field == name => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::SessionExpired { .. } | AppError::InvalidCredentials => 401,
+            AppError::BadRequest { .. } => 400,
+            AppError::Forbidden { .. } => 403,
+            AppError::NotFound { .. } => 404,
+            AppError::Unavailable => 503,
+            AppError::Internal | AppError::Network { .. } => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let err = match value {
+            // Undecodable arguments are the caller's fault: a 400 with the reason.
+            ServerFnErrorErr::Args(reason) | ServerFnErrorErr::Deserialization(reason) => {
+                AppError::bad_request(format!("malformed request: {reason}"))
+            }
+            ServerFnErrorErr::MissingArg(name) => {
+                AppError::bad_request(format!("missing argument {name}"))
+            }
+            ServerFnErrorErr::Request(reason) => AppError::Network { reason },
+            other => {
+                tracing::error!(error = %other, "server function failed");
+                AppError::Internal
+            }
+        };
+        // Errors raised by the framework (bad arguments) never pass through our
+        // guard, so they set their status here, where they are made.
+        #[cfg(feature = "ssr")]
+        crate::session::guard::set_error_status(&err);
+        err
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        tracing::warn!(error = %err, "session store error");
+        AppError::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_expired_carries_a_top_level_reason() {
+        let json = serde_json::to_value(AppError::SessionExpired {
+            reason: EndReason::Idle,
+        })
+        .unwrap();
+        assert_eq!(json["reason"], "idle");
+        assert_eq!(json["error"], "session_expired");
+    }
+
+    #[test]
+    fn errors_round_trip_through_the_wire_encoding() {
+        let err = AppError::invalid_field("title", "Title is required");
+        let back = AppError::de(err.ser());
+        assert_eq!(back, err);
+        assert_eq!(
+            back.field_message("title").as_deref(),
+            Some("Title is required")
+        );
+        assert_eq!(back.field_message("description"), None);
+    }
+}

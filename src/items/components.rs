@@ -1,0 +1,144 @@
+//! The items list and the new-item form.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::{components::A, hooks::use_query_map};
+
+use super::{list_items, CreateItem, ItemPage, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
+use crate::{auth::SignOutButton, error::AppError, session::tracker};
+
+#[component]
+pub fn ItemsPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = move || query.read().get("page").unwrap_or_else(|| "1".to_owned());
+    // Keyed on the resume count too: a page that failed because the session
+    // ended loads again once the user has signed in over it.
+    let listing = Resource::new(
+        move || (page(), tracker::resumed_count()),
+        |(page, _)| list_items(page),
+    );
+    let (pending, set_pending) = signal(false);
+
+    view! {
+        <header class="bar">
+            <h1>"Items"</h1>
+            <nav aria-label="Actions" class="actions">
+                <A href="/items/new">"New item"</A>
+                <SignOutButton />
+            </nav>
+        </header>
+        <p class="loading" role="status" aria-live="polite">
+            {move || if pending.get() { "Loading…" } else { "" }}
+        </p>
+        <div class="listing" aria-busy=move || pending.get().to_string()>
+            <Transition fallback=|| view! { <p>"Loading…"</p> } set_pending>
+                {move || Suspend::new(async move {
+                    match listing.await {
+                        Ok(page) => view! { <ItemList page /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn ItemList(page: ItemPage) -> impl IntoView {
+    let n = page.page;
+    let previous = (n > 1).then(|| format!("/items?page={}", n - 1));
+    let next = ((n as u64) < page.page_count).then(|| format!("/items?page={}", n + 1));
+    let empty = page.items.is_empty();
+    view! {
+        {empty.then(|| view! {
+            <p class="empty">"No items yet. " <A href="/items/new">"Write your first item"</A></p>
+        })}
+        <ul class="items">
+            {page.items.into_iter().map(|item| view! {
+                <li>
+                    <h2>{item.title}</h2>
+                    <p class="description">{item.description}</p>
+                </li>
+            }).collect_view()}
+        </ul>
+        <nav class="pager" aria-label="Pagination">
+            {match previous {
+                Some(href) => view! { <A href=href attr:rel="prev">"Previous"</A> }.into_any(),
+                None => view! { <span class="disabled" aria-hidden="true">"Previous"</span> }.into_any(),
+            }}
+            <span class="position">{format!("Page {} of {}", n, page.page_count)}</span>
+            {match next {
+                Some(href) => view! { <A href=href attr:rel="next">"Next"</A> }.into_any(),
+                None => view! { <span class="disabled" aria-hidden="true">"Next"</span> }.into_any(),
+            }}
+        </nav>
+    }
+}
+
+#[component]
+fn PageError(error: AppError) -> impl IntoView {
+    view! {
+        <div class="error" role="alert">
+            <p>{error.to_string()}</p>
+            <p><a href="/items?page=1">"Go to page 1"</a></p>
+        </div>
+    }
+}
+
+#[component]
+pub fn NewItemPage() -> impl IntoView {
+    let action = ServerAction::<CreateItem>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    // A save refused because the session ended runs again, with the same
+    // fields, once the user has signed in over the page.
+    Effect::new(move |seen: Option<u64>| {
+        let resumed = tracker::resumed_count();
+        let failed_on_expiry = matches!(
+            action.value().get_untracked(),
+            Some(Err(AppError::SessionExpired { .. }))
+        );
+        if seen.is_some_and(|seen| seen != resumed) && failed_on_expiry {
+            if let Some(form) = form.get_untracked() {
+                let _ = form.request_submit();
+            }
+        }
+        resumed
+    });
+    let error = move || action.value().get().and_then(Result::err);
+    let field_error =
+        move |field: &'static str| move || error().and_then(|e| e.field_message(field));
+    let general_error =
+        move || error().filter(|e| !matches!(e, AppError::BadRequest { field: Some(_), .. }));
+
+    view! {
+        <header class="bar">
+            <h1>"New item"</h1>
+            <nav aria-label="Actions" class="actions">
+                <A href="/items">"Back to items"</A>
+            </nav>
+        </header>
+        {move || general_error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        <ActionForm action=action node_ref=form attr:class="card item-form">
+            <label for="title">"Title"</label>
+            <input
+                id="title"
+                name="title"
+                required
+                maxlength=TITLE_MAX_CHARS
+                aria-invalid=move || field_error("title")().is_some().to_string()
+                aria-describedby="title-error"
+            />
+            <p id="title-error" class="field-error">{field_error("title")}</p>
+            <label for="description">"Description"</label>
+            <textarea
+                id="description"
+                name="description"
+                rows="18"
+                maxlength=DESCRIPTION_MAX_CHARS
+                aria-invalid=move || field_error("description")().is_some().to_string()
+                aria-describedby="description-error"
+            ></textarea>
+            <p id="description-error" class="field-error">{field_error("description")}</p>
+            <button type="submit" disabled=move || action.pending().get()>"Save"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,136 @@
+//! Items in the database. Every query is scoped by the owner's id.
+
+use std::io::Write;
+
+use sqlx::QueryBuilder;
+
+use super::{page, Draft, Item, ItemPage, PageNumber};
+use crate::{clock::UnixSecs, db::Pool, error::AppError};
+
+pub async fn page(
+    pool: &Pool,
+    user_id: i64,
+    page: PageNumber,
+    page_size: u32,
+) -> Result<ItemPage, AppError> {
+    let (count,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?;
+    let count = count.max(0) as u64;
+    let page_count = page::page_count(count, page_size);
+    let Some((lo, hi)) = page::seq_range(count, page_size, page) else {
+        return Err(AppError::invalid_field(
+            "page",
+            format!(
+                "Page {page} does not exist: there {} {page_count} page{}.",
+                if page_count == 1 { "is" } else { "are" },
+                if page_count == 1 { "" } else { "s" }
+            ),
+        ));
+    };
+    let items: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT id, title, description, created_at FROM items \
+         WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq DESC",
+    )
+    .bind(user_id)
+    .bind(lo as i64)
+    .bind(hi as i64)
+    .fetch_all(pool)
+    .await?;
+    Ok(ItemPage {
+        items: items
+            .into_iter()
+            .map(|(id, title, description, created_at)| Item {
+                id,
+                title,
+                description,
+                created_at,
+            })
+            .collect(),
+        page: page.get(),
+        page_count,
+        item_count: count,
+    })
+}
+
+/// Appends an item: the user's count and the item's `seq` move together in
+/// one transaction, so concurrent saves never share or skip a number.
+pub async fn create(
+    pool: &Pool,
+    user_id: i64,
+    draft: &Draft,
+    now: UnixSecs,
+) -> Result<i64, AppError> {
+    let mut tx = pool.begin().await?;
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE users SET item_count = item_count + 1 WHERE id = ? RETURNING item_count",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO items (user_id, seq, title, description, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(seq)
+    .bind(&draft.title)
+    .bind(&draft.description)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Adds `count` generated items for a user, in batched transactions, with
+/// progress on `progress` (the terminal, for `add-user --items`).
+pub async fn generate(
+    pool: &Pool,
+    user_id: i64,
+    count: u64,
+    now: UnixSecs,
+    progress: &mut dyn Write,
+) -> sqlx::Result<()> {
+    const ROWS_PER_STATEMENT: u64 = 1_000;
+    const STATEMENTS_PER_TX: u64 = 20;
+    let mut done = 0u64;
+    while done < count {
+        let mut tx = pool.begin().await?;
+        let (start,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let tx_rows = (count - done).min(ROWS_PER_STATEMENT * STATEMENTS_PER_TX);
+        let mut written = 0u64;
+        while written < tx_rows {
+            let rows = (tx_rows - written).min(ROWS_PER_STATEMENT);
+            let first = start as u64 + written + 1;
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO items (user_id, seq, title, description, created_at) ",
+            );
+            insert.push_values(first..first + rows, |mut row, seq| {
+                row.push_bind(user_id)
+                    .push_bind(seq as i64)
+                    .push_bind(format!("Item {seq}"))
+                    .push_bind(format!("Generated item number {seq}."))
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *tx).await?;
+            written += rows;
+        }
+        sqlx::query("UPDATE users SET item_count = item_count + ? WHERE id = ?")
+            .bind(tx_rows as i64)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        done += tx_rows;
+        let _ = write!(progress, "\r{done}/{count} items");
+        let _ = progress.flush();
+    }
+    if count > 0 {
+        let _ = writeln!(progress);
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Builds the HTTP application: routes, layers, state. `main` and the
+//! integration tests both start the server through [`Application`].
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::Response,
+    middleware::from_fn_with_state,
+    response::IntoResponse,
+    routing::post,
+    Router,
+};
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::{
+    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer, trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tracing::Span;
+
+use crate::{
+    app::{shell, App},
+    auth::password,
+    clock::Clock,
+    config::{ConfigError, Settings},
+    db::{self, DbError},
+    security,
+    session::{guard, policy::Policy, store, store::GuardedStore, test_hooks},
+    state::AppState,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot prepare the session store: {0}")]
+    Store(sqlx::Error),
+    #[error("Leptos configuration: {0}")]
+    Leptos(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The Leptos options: from cargo-leptos's environment when built by it,
+/// else from `Cargo.toml` (plain `cargo run` / `cargo test`).
+pub fn leptos_options() -> Result<LeptosOptions, StartError> {
+    let file = option_env!("LEPTOS_OUTPUT_NAME").map_or(Some("Cargo.toml"), |_| None);
+    leptos::config::get_configuration(file)
+        .map(|conf| conf.leptos_options)
+        .map_err(|err| StartError::Leptos(err.to_string()))
+}
+
+/// Opens the database and builds the shared state.
+pub async fn state(
+    settings: Settings,
+    leptos: LeptosOptions,
+    clock: Clock,
+) -> Result<AppState, StartError> {
+    let pool = db::connect(&settings.database_url).await?;
+    let policy = Policy::new(&settings.session);
+    let store = GuardedStore::new(pool.clone(), policy);
+    store.migrate().await.map_err(StartError::Store)?;
+    let cookie_name = if settings.session.cookie_secure {
+        "__Host-session_guard"
+    } else {
+        "session_guard"
+    };
+    Ok(AppState {
+        settings: Arc::new(settings),
+        leptos,
+        pool,
+        clock,
+        policy,
+        store,
+        cookie_name,
+    })
+}
+
+/// The whole HTTP application for `state`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let session_layer = SessionManagerLayer::new(state.store.clone())
+        .with_name(state.cookie_name)
+        .with_secure(state.settings.session.cookie_secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        // No Expires/Max-Age: the cookie ends with the browser; the server
+        // holds the real deadlines.
+        .with_expiry(Expiry::OnSessionEnd);
+
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let mut app = Router::new()
+        .route(
+            "/api/{*fn_name}",
+            post(server_fn_handler).get(server_fn_handler),
+        )
+        .leptos_routes_with_context(&state, routes, context, {
+            let options = state.leptos.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    if state.settings.test_hooks {
+        tracing::warn!("test hooks are on: the server's clock can be moved over HTTP");
+        app = app.merge(test_hooks::routes());
+    }
+    let mut app = app
+        .layer(from_fn_with_state(state.clone(), guard::page_layer))
+        .layer(from_fn_with_state(state.clone(), guard::api_layer))
+        .layer(session_layer)
+        // Before any session work: a cross-site post never touches a session.
+        .layer(axum::middleware::from_fn(security::same_site_only))
+        .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            security::REQUEST_TIMEOUT,
+        ))
+        // A bug that panics answers 500 (and is logged) instead of dropping
+        // the connection.
+        .layer(CatchPanicLayer::new());
+    // Outside everything above, so refusals (401, 403, 408, 413) carry them too.
+    for (name, value) in security::common_headers() {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    app.layer(
+            TraceLayer::new_for_http()
+                // Path only: query strings and headers (cookies) stay out of the log.
+                .make_span_with(|req: &Request<Body>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(|res: &Response<Body>, latency: Duration, _span: &Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "served");
+                })
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// Deletes ended sessions and old reasons every minute.
+pub fn spawn_sweeper(state: &AppState) {
+    let pool = state.pool.clone();
+    let clock = state.clock.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            match store::sweep(&pool, clock.now()).await {
+                Ok(swept) if swept.sessions + swept.endings > 0 => {
+                    tracing::info!(
+                        sessions = swept.sessions,
+                        reasons = swept.endings,
+                        "swept ended sessions"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "session sweep failed"),
+            }
+        }
+    });
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        leptos: LeptosOptions,
+        clock: Clock,
+    ) -> Result<Self, StartError> {
+        let addr = leptos.site_addr;
+        let state = state(settings, leptos, clock).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        password::warm_up().await;
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        spawn_sweeper(&self.state);
+        let app = router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    }
+}

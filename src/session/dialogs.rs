@@ -1,0 +1,198 @@
+//! The two session dialogs: the warning before the end and the in-place
+//! sign-in after it. Both are modal: focus moves in, stays in (Tab wraps),
+//! and returns where it was when they close.
+
+use leptos::{ev::SubmitEvent, html, prelude::*};
+
+use super::{countdown, EndReason};
+use crate::auth::SignIn;
+
+/// Shown `SESSION_WARNING_SECS` before the end. Only a button closes it:
+/// moving the mouse or pressing keys elsewhere does not.
+#[component]
+pub fn WarningDialog(
+    /// Whole seconds left.
+    remaining: Signal<i64>,
+    on_stay: Callback<()>,
+    on_sign_out: Callback<()>,
+) -> impl IntoView {
+    let stay = NodeRef::<html::Button>::new();
+    focus_while_open(stay);
+    // Announced politely at milestones only, not every second.
+    let announcement = Memo::new(move |_| countdown::announcement(remaining.get()));
+
+    view! {
+        <Modal role="alertdialog" title_id="session-warning-title" text_id="session-warning-text">
+                <h2 id="session-warning-title">"Your session is about to expire"</h2>
+                <p id="session-warning-text">
+                    "You will be signed out in "
+                    <span role="timer" class="countdown">{move || countdown::mmss(remaining.get())}</span>
+                    " unless you stay signed in."
+                </p>
+                <div class="dialog-actions">
+                    <button node_ref=stay type="button" on:click=move |_| on_stay.run(())>
+                        "Stay signed in"
+                    </button>
+                    <button type="button" class="secondary" on:click=move |_| on_sign_out.run(())>
+                        "Sign out"
+                    </button>
+                </div>
+                <p class="visually-hidden" aria-live="polite">{move || announcement.get()}</p>
+        </Modal>
+    }
+}
+
+/// Shown once the session has ended while the page is open: says why, and
+/// signs the user in again over the intact page.
+#[component]
+pub fn ExpiredDialog(
+    reason: Signal<EndReason>,
+    /// The name the user last signed in with, offered again.
+    known_username: Option<String>,
+    /// Called with the username once signed in again.
+    on_signed_in: Callback<String>,
+) -> impl IntoView {
+    let username = NodeRef::<html::Input>::new();
+    let password = NodeRef::<html::Input>::new();
+    let action = ServerAction::<SignIn>::new();
+    let submitted = StoredValue::new(String::new());
+    if known_username.is_some() {
+        focus_while_open(password);
+    } else {
+        focus_while_open(username);
+    }
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let name = username.get().map(|i| i.value()).unwrap_or_default();
+        let secret = password.get().map(|i| i.value()).unwrap_or_default();
+        submitted.set_value(name.clone());
+        // No `next`: the server answers without a redirect; the page stays.
+        action.dispatch(SignIn {
+            username: name,
+            password: secret,
+            next: None,
+        });
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            on_signed_in.run(submitted.get_value());
+        }
+    });
+    let error = move || action.value().get().and_then(Result::err);
+
+    view! {
+        <Modal role="dialog" title_id="session-expired-title" text_id="session-expired-text">
+                <h2 id="session-expired-title">"Session expired"</h2>
+                <p id="session-expired-text">{move || reason.get().message()}</p>
+                <p class="hint">"Sign in to continue where you left off."</p>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+                <form on:submit=submit>
+                    <label for="resume-username">"Username"</label>
+                    <input
+                        id="resume-username"
+                        node_ref=username
+                        autocomplete="username"
+                        required
+                        prop:value=known_username.unwrap_or_default()
+                    />
+                    <label for="resume-password">"Password"</label>
+                    <input id="resume-password" node_ref=password type="password" autocomplete="current-password" required />
+                    <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+                </form>
+        </Modal>
+    }
+}
+
+/// The frame both dialogs share: a backdrop, the modal dialog named by its
+/// title and described by its text, and Tab kept inside.
+#[component]
+fn Modal(
+    role: &'static str,
+    title_id: &'static str,
+    text_id: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let dialog = NodeRef::<html::Div>::new();
+    view! {
+        <div class="backdrop">
+            <div
+                node_ref=dialog
+                class="dialog"
+                role=role
+                aria-modal="true"
+                aria-labelledby=title_id
+                aria-describedby=text_id
+                on:keydown=move |ev| keep_focus_inside(&ev, dialog)
+            >
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// Focuses `target` when it mounts and gives focus back to whatever had it
+/// before when the dialog goes away.
+fn focus_while_open<E>(target: NodeRef<E>)
+where
+    E: html::ElementType + 'static,
+    E::Output: wasm_bindgen::JsCast + Clone + AsRef<web_sys::HtmlElement> + 'static,
+{
+    let before = StoredValue::new_local(None::<web_sys::HtmlElement>);
+    Effect::new(move |_| {
+        if let Some(el) = target.get() {
+            if before.with_value(Option::is_none) {
+                before.set_value(active_element());
+            }
+            let element: &web_sys::HtmlElement = el.as_ref();
+            let _ = element.focus();
+        }
+    });
+    on_cleanup(move || {
+        if let Some(Some(el)) = before.try_get_value() {
+            if el.is_connected() {
+                let _ = el.focus();
+            }
+        }
+    });
+}
+
+fn active_element() -> Option<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast;
+    web_sys::window()?
+        .document()?
+        .active_element()?
+        .dyn_into::<web_sys::HtmlElement>()
+        .ok()
+}
+
+/// Tab and Shift+Tab wrap around inside the dialog.
+fn keep_focus_inside(ev: &web_sys::KeyboardEvent, dialog: NodeRef<html::Div>) {
+    use wasm_bindgen::JsCast;
+    if ev.key() != "Tab" {
+        return;
+    }
+    let Some(dialog) = dialog.get() else {
+        return;
+    };
+    let Ok(nodes) = dialog.query_selector_all("button:not([disabled]), input, textarea, a[href]")
+    else {
+        return;
+    };
+    let focusable: Vec<web_sys::HtmlElement> = (0..nodes.length())
+        .filter_map(|i| nodes.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        .collect();
+    let (Some(first), Some(last)) = (focusable.first(), focusable.last()) else {
+        return;
+    };
+    let active = active_element();
+    let inside = active.as_ref().is_some_and(|a| focusable.contains(a));
+    if ev.shift_key() && (!inside || active.as_ref() == Some(first)) {
+        ev.prevent_default();
+        let _ = last.focus();
+    } else if !ev.shift_key() && (!inside || active.as_ref() == Some(last)) {
+        ev.prevent_default();
+        let _ = first.focus();
+    }
+}

@@ -1,0 +1,469 @@
+//! The guard: one decision per request about whether its session is alive.
+//!
+//! [`check`] applies the policy to the request's session: it ends a session
+//! past a deadline (deleting the record, remembering why), writes activity
+//! at most once per slice, and never treats a passive look as activity.
+//!
+//! It runs in three places, all through `check`:
+//! - [`api_layer`] in front of `/api/`: a guarded server function without a
+//!   live session answers 401 JSON before its arguments are even decoded;
+//! - [`page_layer`] in front of protected pages: 303 to the login page;
+//! - [`guarded`], which every server function body calls. Server functions
+//!   run during server-side rendering skip tower layers, so the body checks
+//!   too; when a layer already checked this request, its verdict is reused.
+//!
+//! Only the functions in [`PUBLIC_SERVER_FNS`] may use [`public`] instead.
+
+use std::future::Future;
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+use server_fn::error::FromServerFnError;
+use tower_sessions::Session;
+
+use super::{
+    policy::{Activity, SessionData, Verdict},
+    store, EndReason, SessionReport, END_REASON_HEADER, IDLE_REMAINING_HEADER,
+};
+use crate::{auth::login_url, error::AppError, state::AppState};
+
+/// The key of our data in the tower-sessions record.
+pub const SESSION_KEY: &str = "session_guard";
+
+/// The server functions that answer without a live session. Every other one
+/// is guarded; a test enumerates the registered functions against this list.
+pub const PUBLIC_SERVER_FNS: &[&str] = &["/api/sign_in", "/api/session_status"];
+
+/// A session found alive for this request.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub user_id: i64,
+    pub username: String,
+    pub idle_remaining: i64,
+    pub absolute_remaining: i64,
+    idle_timeout: i64,
+    warning: i64,
+}
+
+impl LiveSession {
+    pub fn status(&self) -> SessionReport {
+        SessionReport {
+            signed_in: true,
+            reason: None,
+            username: Some(self.username.clone()),
+            idle_remaining_secs: self.idle_remaining.max(0) as u64,
+            absolute_remaining_secs: self.absolute_remaining.max(0) as u64,
+            idle_timeout_secs: self.idle_timeout as u64,
+            warning_secs: self.warning as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Live(LiveSession),
+    Ended(EndReason),
+}
+
+/// Applies the policy to this request's session.
+pub async fn check(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    activity: Activity,
+) -> Result<Outcome, AppError> {
+    let Some(mut data) = session.get::<SessionData>(SESSION_KEY).await? else {
+        let reason = match cookie_value(headers, state.cookie_name) {
+            Some(id) => store::ending_reason(&state.pool, &id, state.clock.now())
+                .await?
+                .unwrap_or(EndReason::Missing),
+            None => EndReason::Missing,
+        };
+        return Ok(Outcome::Ended(reason));
+    };
+    match state.policy.verdict(&data, state.clock.now(), activity) {
+        Verdict::Ended(reason) => {
+            end(state, session, reason).await?;
+            Ok(Outcome::Ended(reason))
+        }
+        Verdict::Live {
+            idle_remaining,
+            absolute_remaining,
+            touch,
+        } => {
+            if let Some(at) = touch {
+                data.last_activity = at;
+                session.insert(SESSION_KEY, &data).await?;
+            }
+            Ok(Outcome::Live(LiveSession {
+                user_id: data.user_id,
+                username: data.username,
+                idle_remaining,
+                absolute_remaining,
+                idle_timeout: state.policy.idle,
+                warning: state.settings.session.warning.as_secs() as i64,
+            }))
+        }
+    }
+}
+
+/// Starts a session for a user who just proved who they are. The id is
+/// cycled so a session id known before sign-in is worthless after it.
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    user_id: i64,
+    username: &str,
+) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    let now = state.clock.now();
+    let data = SessionData {
+        user_id,
+        username: username.to_owned(),
+        started_at: now,
+        last_activity: now,
+    };
+    session.insert(SESSION_KEY, &data).await?;
+    Ok(())
+}
+
+/// Ends the session: remembers why and deletes the record, so the cookie
+/// opens nothing from now on. Signing out also drops the cookie; a session
+/// that expired keeps it, so the next request (a reload, another tab) can
+/// still be told why instead of "never signed in". The store never writes a
+/// deleted record back.
+pub async fn end(state: &AppState, session: &Session, reason: EndReason) -> Result<(), AppError> {
+    if let Some(id) = session.id() {
+        store::record_ending(&state.pool, &id.to_string(), reason, state.clock.now()).await?;
+    }
+    if reason == EndReason::SignedOut {
+        session.flush().await?;
+    } else {
+        session.delete().await?;
+    }
+    Ok(())
+}
+
+/// The value of cookie `name` in the request, without trusting it for more
+/// than a look-up of why that session ended.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Inside server functions
+
+/// Runs a guarded server function's body with the live session, or answers
+/// the typed 401. Every error it returns gets its HTTP status here.
+pub async fn guarded<T, F, Fut>(body: F) -> Result<T, AppError>
+where
+    F: FnOnce(LiveSession) -> Fut,
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    let result = match require_live().await {
+        Ok(live) => body(live).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &result {
+        set_error_status(err);
+    }
+    result
+}
+
+/// Runs a public server function's body (see [`PUBLIC_SERVER_FNS`]).
+pub async fn public<T>(body: impl Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    let result = body.await;
+    if let Err(err) = &result {
+        set_error_status(err);
+    }
+    result
+}
+
+async fn require_live() -> Result<LiveSession, AppError> {
+    let parts = request_parts()?;
+    if let Some(live) = parts.extensions.get::<LiveSession>() {
+        return Ok(live.clone());
+    }
+    let state = AppState::from_context()?;
+    let session = request_session(&parts)?;
+    match check(&state, &session, &parts.headers, Activity::User).await? {
+        Outcome::Live(live) => {
+            set_idle_header(live.idle_remaining);
+            Ok(live)
+        }
+        Outcome::Ended(reason) => Err(AppError::SessionExpired { reason }),
+    }
+}
+
+/// The body of the public, passive status query. Its figures travel in the
+/// body only: the `Session-Idle-Remaining` header marks answers that touched
+/// the session, which this one never does.
+pub async fn status() -> Result<SessionReport, AppError> {
+    let parts = request_parts()?;
+    let state = AppState::from_context()?;
+    let session = request_session(&parts)?;
+    Ok(
+        match check(&state, &session, &parts.headers, Activity::Passive).await? {
+            Outcome::Live(live) => live.status(),
+            Outcome::Ended(reason) => SessionReport {
+                signed_in: false,
+                reason: Some(reason),
+                username: None,
+                idle_remaining_secs: 0,
+                absolute_remaining_secs: 0,
+                idle_timeout_secs: state.policy.idle as u64,
+                warning_secs: state.settings.session.warning.as_secs(),
+            },
+        },
+    )
+}
+
+/// The request's live session inside a server function, for the functions
+/// that need the session object itself (sign-in, sign-out).
+pub fn request_session_from_context() -> Result<Session, AppError> {
+    request_session(&request_parts()?)
+}
+
+fn request_parts() -> Result<Parts, AppError> {
+    use_context::<Parts>().ok_or_else(|| {
+        tracing::error!("server function called without request parts");
+        AppError::Internal
+    })
+}
+
+fn request_session(parts: &Parts) -> Result<Session, AppError> {
+    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+        tracing::error!("no session layer in front of this request");
+        AppError::Internal
+    })
+}
+
+fn set_idle_header(remaining: i64) {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.insert_header(
+            HeaderName::from_static(IDLE_REMAINING_HEADER),
+            HeaderValue::from(remaining.max(0)),
+        );
+    }
+}
+
+/// Gives the current server-function response the status of `err`.
+///
+/// A plain HTML form post (no JavaScript) is left alone: the framework sends
+/// it back to the form's page with the error in the URL, which a 4xx status
+/// would break.
+pub fn set_error_status(err: &AppError) {
+    let Some(res) = use_context::<ResponseOptions>() else {
+        return;
+    };
+    let form_post = use_context::<Parts>()
+        .map(|parts| is_html_form_post(&parts.method, &parts.headers))
+        .unwrap_or(false);
+    if form_post {
+        return;
+    }
+    if let Ok(code) = StatusCode::from_u16(err.status()) {
+        res.set_status(code);
+    }
+    if let AppError::SessionExpired { reason } = err {
+        res.insert_header(
+            HeaderName::from_static(END_REASON_HEADER),
+            HeaderValue::from_static(reason.as_str()),
+        );
+        res.insert_header(
+            HeaderName::from_static(IDLE_REMAINING_HEADER),
+            HeaderValue::from(0),
+        );
+    }
+}
+
+fn is_html_form_post(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+}
+
+// ---------------------------------------------------------------------------
+// In front of the handlers
+
+/// Guards every non-public server function before it runs.
+pub async fn api_layer(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/") || PUBLIC_SERVER_FNS.contains(&path) {
+        return next.run(req).await;
+    }
+    match check(&state, &session, req.headers(), Activity::User).await {
+        Ok(Outcome::Live(live)) => {
+            let remaining = live.idle_remaining.max(0);
+            req.extensions_mut().insert(live);
+            let mut res = next.run(req).await;
+            res.headers_mut()
+                .insert(IDLE_REMAINING_HEADER, HeaderValue::from(remaining));
+            res
+        }
+        Ok(Outcome::Ended(reason)) => {
+            if is_html_form_post(req.method(), req.headers()) {
+                // A form posted without JavaScript: back to the login page,
+                // returning afterwards to the page the form was on.
+                let back = referer_path(req.headers());
+                return see_other(&login_url(Some(reason), back.as_deref()));
+            }
+            expired_response(reason)
+        }
+        Err(err) => json_error(&err),
+    }
+}
+
+/// Protected pages redirect to the login page; `/` and `/login` go where a
+/// signed-in (or not) user expects.
+pub async fn page_layer(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    let kind = match path {
+        "/" => Page::Root,
+        "/login" => Page::Login,
+        p if p == "/items" || p.starts_with("/items/") => Page::Protected,
+        _ => return next.run(req).await,
+    };
+    let activity = if kind == Page::Protected {
+        Activity::User
+    } else {
+        Activity::Passive
+    };
+    let outcome = match check(&state, &session, req.headers(), activity).await {
+        Ok(outcome) => outcome,
+        Err(err) => return error_page(&err),
+    };
+    match (kind, outcome) {
+        (Page::Protected, Outcome::Live(live)) => {
+            req.extensions_mut().insert(live);
+            next.run(req).await
+        }
+        (Page::Protected, Outcome::Ended(reason)) => {
+            let here = req.uri().path_and_query().map(|pq| pq.as_str().to_owned());
+            see_other(&login_url(Some(reason), here.as_deref()))
+        }
+        (Page::Root, Outcome::Live(_)) => see_other("/items"),
+        (Page::Root, Outcome::Ended(EndReason::Missing)) => see_other("/login"),
+        (Page::Root, Outcome::Ended(reason)) => see_other(&login_url(Some(reason), None)),
+        (Page::Login, Outcome::Live(_)) => {
+            let next_param = req.uri().query().and_then(|q| {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                    .ok()?
+                    .into_iter()
+                    .find(|(k, _)| k == "next")
+                    .map(|(_, v)| v)
+            });
+            let target = next_param
+                .as_deref()
+                .and_then(crate::auth::safe_next)
+                .unwrap_or_else(|| "/items".to_owned());
+            see_other(&target)
+        }
+        (Page::Login, Outcome::Ended(_)) => next.run(req).await,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Root,
+    Login,
+    Protected,
+}
+
+fn referer_path(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let uri: axum::http::Uri = referer.parse().ok()?;
+    uri.path_and_query().map(|pq| pq.as_str().to_owned())
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, HeaderValue::from_static("/login"))],
+        )
+            .into_response(),
+    }
+}
+
+/// The typed 401 of the contract: JSON reason, never a redirect.
+pub fn expired_response(reason: EndReason) -> Response {
+    let mut res = json_error(&AppError::SessionExpired { reason });
+    res.headers_mut()
+        .insert(END_REASON_HEADER, HeaderValue::from_static(reason.as_str()));
+    res.headers_mut()
+        .insert(IDLE_REMAINING_HEADER, HeaderValue::from(0));
+    res
+}
+
+/// Any [`AppError`] as the JSON body a server function would have answered.
+pub fn json_error(err: &AppError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = Response::new(Body::from(err.ser()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn error_page(err: &AppError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>session-guard</title></head>\
+         <body><main><h1>Sorry</h1><p role=\"alert\">{err}</p><p><a href=\"/items\">Try again</a></p></main></body></html>"
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sid=abc; b=2"),
+        );
+        assert_eq!(cookie_value(&headers, "sid").as_deref(), Some("abc"));
+        assert_eq!(cookie_value(&headers, "other"), None);
+    }
+}

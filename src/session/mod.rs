@@ -1,0 +1,118 @@
+//! Everything about sessions: how long they live, how they end, and how the
+//! page learns about it.
+//!
+//! - `policy`: the rules as arithmetic (deadlines, reasons, the write slice).
+//! - `guard` (server): applies the policy to every request, in one helper that
+//!   every server function calls and in the layers in front of `/api` and the
+//!   protected pages, so expiry always answers a typed 401.
+//! - `store` (server): the tower-sessions store wrapper that sets each record's
+//!   expiry from the policy, never resurrects a deleted session, never moves
+//!   `last_activity` backwards, and sweeps what has ended.
+//! - `client`: the one place in the browser that sees every server-function
+//!   answer (custom server_fn `Client`).
+//! - `tracker`: the reactive place holding what the last answer said about the
+//!   session.
+//! - `watch` and `dialogs`: [`SessionGuard`], the page's side: countdown,
+//!   warning, activity keep-alive, tabs in step, sign-in again in place.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::GetUrl;
+
+use crate::error::AppError;
+use leptos::server;
+
+pub mod client;
+pub mod countdown;
+mod dialogs;
+pub mod tracker;
+mod watch;
+
+pub use watch::{SessionGuard, TabChannel};
+
+#[cfg(feature = "ssr")]
+pub mod guard;
+#[cfg(feature = "ssr")]
+pub mod policy;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod test_hooks;
+
+/// Header on every guarded answer: whole seconds until the idle deadline.
+pub const IDLE_REMAINING_HEADER: &str = "session-idle-remaining";
+/// Header on a 401 from the guard, mirroring the JSON reason for the client.
+pub const END_REASON_HEADER: &str = "session-end-reason";
+
+/// Why there is no live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// No activity for longer than the idle timeout.
+    Idle,
+    /// The session reached its maximum lifetime.
+    Absolute,
+    /// The user signed out (in this tab or another).
+    SignedOut,
+    /// No session at all: never signed in, or the record is long gone.
+    Missing,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Absolute => "absolute",
+            EndReason::SignedOut => "signed_out",
+            EndReason::Missing => "missing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "idle" => Some(EndReason::Idle),
+            "absolute" => Some(EndReason::Absolute),
+            "signed_out" => Some(EndReason::SignedOut),
+            "missing" => Some(EndReason::Missing),
+            _ => None,
+        }
+    }
+
+    /// What the login page and the expiry dialog say.
+    pub fn message(self) -> &'static str {
+        match self {
+            EndReason::Idle => {
+                "Your session ended after a period of inactivity. Please sign in again."
+            }
+            EndReason::Absolute => "Your session reached its maximum length. Please sign in again.",
+            EndReason::SignedOut => "You have signed out.",
+            EndReason::Missing => "Please sign in to continue.",
+        }
+    }
+}
+
+/// What the passive status query reports. Asking never extends the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionReport {
+    pub signed_in: bool,
+    /// Why not, when not signed in.
+    pub reason: Option<EndReason>,
+    pub username: Option<String>,
+    pub idle_remaining_secs: u64,
+    pub absolute_remaining_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub warning_secs: u64,
+}
+
+/// Reports the session's remaining idle and absolute seconds. Public and
+/// passive: it works without a session and never counts as activity.
+#[server(prefix = "/api", endpoint = "session_status", input = GetUrl, client = client::GuardClient)]
+pub async fn session_status() -> Result<SessionReport, AppError> {
+    guard::public(guard::status()).await
+}
+
+/// Counts as activity: the explicit "Stay signed in" and the page's
+/// activity keep-alive. Answers the fresh status.
+#[server(prefix = "/api", endpoint = "extend_session", client = client::GuardClient)]
+pub async fn extend_session() -> Result<SessionReport, AppError> {
+    guard::guarded(|live| async move { Ok(live.status()) }).await
+}

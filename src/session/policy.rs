@@ -1,0 +1,179 @@
+//! The session policy as pure arithmetic on seconds: when a session ends,
+//! why, and when its activity time is worth writing down.
+//!
+//! Kept free of I/O so every rule (the deadline to the second, absolute before
+//! idle, the write slice) is tested directly, and the guard only applies it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixSecs;
+use crate::config::SessionSettings;
+use crate::session::EndReason;
+
+/// What the server keeps in each session (under [`crate::session::guard::SESSION_KEY`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionData {
+    pub user_id: i64,
+    pub username: String,
+    pub started_at: UnixSecs,
+    pub last_activity: UnixSecs,
+}
+
+/// Whether a request counts as the user being active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// User-initiated work: listing, saving, extending, the page's keep-alive.
+    User,
+    /// Looking without touching: the status query, the login page.
+    Passive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub idle: i64,
+    pub absolute: i64,
+    /// `last_activity` is written at most once per slice; deadlines are precise
+    /// to within one slice, in the user's favour never by more.
+    pub slice: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Live {
+        idle_remaining: i64,
+        absolute_remaining: i64,
+        /// The `last_activity` to store, when this request should write it.
+        touch: Option<UnixSecs>,
+    },
+    Ended(EndReason),
+}
+
+impl Policy {
+    pub fn new(settings: &SessionSettings) -> Self {
+        let idle = settings.idle_timeout.as_secs() as i64;
+        Policy {
+            idle,
+            absolute: settings.absolute_timeout.as_secs() as i64,
+            slice: (idle / 60).max(1),
+        }
+    }
+
+    pub fn idle_deadline(&self, data: &SessionData) -> UnixSecs {
+        data.last_activity.saturating_add(self.idle)
+    }
+
+    pub fn absolute_deadline(&self, data: &SessionData) -> UnixSecs {
+        data.started_at.saturating_add(self.absolute)
+    }
+
+    /// The moment the session ends if nothing more happens.
+    pub fn deadline(&self, data: &SessionData) -> UnixSecs {
+        self.idle_deadline(data).min(self.absolute_deadline(data))
+    }
+
+    pub fn verdict(&self, data: &SessionData, now: UnixSecs, activity: Activity) -> Verdict {
+        let absolute_deadline = self.absolute_deadline(data);
+        let idle_deadline = self.idle_deadline(data);
+        if now >= absolute_deadline.min(idle_deadline) {
+            // Whichever deadline passed first is the reason.
+            let reason = if absolute_deadline <= idle_deadline {
+                EndReason::Absolute
+            } else {
+                EndReason::Idle
+            };
+            return Verdict::Ended(reason);
+        }
+        let touch = (activity == Activity::User && now - data.last_activity >= self.slice)
+            .then(|| now.max(data.last_activity));
+        let last = touch.unwrap_or(data.last_activity);
+        Verdict::Live {
+            idle_remaining: last + self.idle - now,
+            absolute_remaining: absolute_deadline - now,
+            touch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn policy() -> Policy {
+        Policy::new(&SessionSettings {
+            idle_timeout: Duration::from_secs(900),
+            warning: Duration::from_secs(120),
+            absolute_timeout: Duration::from_secs(28_800),
+            cookie_secure: false,
+        })
+    }
+
+    fn data(started_at: i64, last_activity: i64) -> SessionData {
+        SessionData {
+            user_id: 1,
+            username: "u".into(),
+            started_at,
+            last_activity,
+        }
+    }
+
+    #[test]
+    fn idle_ends_exactly_at_the_deadline() {
+        let p = policy();
+        let d = data(1000, 1000);
+        assert_eq!(
+            p.verdict(&d, 1899, Activity::Passive),
+            Verdict::Live {
+                idle_remaining: 1,
+                absolute_remaining: 28_800 - 899,
+                touch: None
+            }
+        );
+        assert_eq!(
+            p.verdict(&d, 1900, Activity::Passive),
+            Verdict::Ended(EndReason::Idle)
+        );
+    }
+
+    #[test]
+    fn activity_is_written_once_per_slice_and_never_backwards() {
+        let p = policy();
+        assert_eq!(p.slice, 15);
+        let d = data(1000, 1000);
+        let within = p.verdict(&d, 1014, Activity::User);
+        assert!(matches!(within, Verdict::Live { touch: None, .. }));
+        let after = p.verdict(&d, 1015, Activity::User);
+        assert!(matches!(
+            after,
+            Verdict::Live {
+                touch: Some(1015),
+                idle_remaining: 900,
+                ..
+            }
+        ));
+        let passive = p.verdict(&d, 1500, Activity::Passive);
+        assert!(matches!(
+            passive,
+            Verdict::Live {
+                touch: None,
+                idle_remaining: 400,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn absolute_wins_when_it_comes_first() {
+        let p = policy();
+        let d = data(0, 28_700);
+        assert_eq!(
+            p.verdict(&d, 28_800, Activity::User),
+            Verdict::Ended(EndReason::Absolute)
+        );
+        assert!(matches!(
+            p.verdict(&d, 28_799, Activity::User),
+            Verdict::Live { .. }
+        ));
+        assert_eq!(p.deadline(&d), 28_800);
+    }
+}

@@ -1,0 +1,43 @@
+//! What every request can reach on the server: settings, database, clock,
+//! session policy and store. Built once at start-up.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::{use_context, LeptosOptions};
+
+use crate::{
+    clock::Clock,
+    config::Settings,
+    db::Pool,
+    error::AppError,
+    session::{policy::Policy, store::GuardedStore},
+};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub leptos: LeptosOptions,
+    pub pool: Pool,
+    pub clock: Clock,
+    pub policy: Policy,
+    pub store: GuardedStore,
+    /// The session cookie's name (`__Host-` prefixed when the cookie is Secure).
+    pub cookie_name: &'static str,
+}
+
+impl AppState {
+    /// The state inside a server function or component rendered on the server.
+    pub fn from_context() -> Result<Self, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the server-function context");
+            AppError::Internal
+        })
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}

@@ -1,0 +1,195 @@
+//! Signing in and out over HTTP, against the real server.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{json, session_cookie, set_cookies, spawn_app, spawn_app_with};
+use reqwest::header;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sets_a_browser_session_cookie_with_the_contract_flags() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let res = app.sign_in_response("alice", "s3cret", None).await;
+    assert_eq!(res.status(), 200);
+    let cookies = set_cookies(&res);
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("session_guard="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Expires"),
+        "must end with the browser: {cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "loopback defaults to no Secure flag: {cookie}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secure_cookie_takes_the_host_prefix() {
+    let app = spawn_app_with(&[("SESSION_COOKIE_SECURE", "true")]).await;
+    app.add_user("alice", "s3cret").await;
+    let res = app.sign_in_response("alice", "s3cret", None).await;
+    let cookies = set_cookies(&res);
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-session_guard="))
+        .expect("prefixed cookie");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_unknown_user_get_the_same_refusal() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let wrong = app.sign_in_response("alice", "nope", None).await;
+    let unknown = app.sign_in_response("mallory", "nope", None).await;
+    let invalid_name = app.sign_in_response("not a name!", "nope", None).await;
+    for res in [wrong, unknown, invalid_name] {
+        assert_eq!(res.status(), 401);
+        assert!(
+            session_cookie(&res).is_none(),
+            "no session for a failed sign-in"
+        );
+        let body = json(res).await;
+        assert_eq!(body["error"], "invalid_credentials");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_id_changes_at_every_sign_in() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let first = app.sign_in("alice", "s3cret").await;
+    let res = app.sign_in_response("alice", "s3cret", Some(&first)).await;
+    let second = session_cookie(&res).expect("new cookie");
+    assert_ne!(first, second);
+    // The id known before the second sign-in is worthless after it.
+    let old = app.call("list_items", Some(&first), &[("page", "1")]).await;
+    assert_eq!(old.status(), 401);
+    let new = app
+        .call("list_items", Some(&second), &[("page", "1")])
+        .await;
+    assert_eq!(new.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_deletes_the_session_and_a_replayed_cookie_is_refused() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 1);
+
+    let res = app.call("sign_out", Some(&cookie), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        set_cookies(&res)
+            .iter()
+            .any(|c| c.starts_with("session_guard=") && c.contains("Max-Age=0")),
+        "the cookie is removed: {:?}",
+        set_cookies(&res)
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM tower_sessions").await,
+        0,
+        "record deleted on the server"
+    );
+
+    let replay = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(replay.status(), 401);
+    assert_eq!(json(replay).await["reason"], "signed_out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_works_without_javascript() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let referer = app.url("/login?next=%2Fitems%3Fpage%3D2");
+    let form = |password: &'static str| {
+        app.http
+            .post(app.url("/api/sign_in"))
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(header::REFERER, referer.clone())
+            .form(&[
+                ("username", "alice"),
+                ("password", password),
+                ("next", "/items?page=2"),
+            ])
+    };
+    let bad = form("wrong").send().await.unwrap();
+    assert_eq!(bad.status(), 302);
+    let location = bad.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(
+        location.contains("/login") && location.contains("__err="),
+        "{location}"
+    );
+    // The page it goes back to shows the alert, rendered by the server.
+    let page = app
+        .http
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("Invalid username or password"),
+        "{page}"
+    );
+
+    let good = form("s3cret").send().await.unwrap();
+    assert_eq!(good.status(), 302);
+    assert_eq!(good.headers()[header::LOCATION], "/items?page=2");
+    assert!(session_cookie(&good).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_without_next_stays_put_and_with_an_empty_next_goes_to_items() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    // The in-place sign-in over an expired page: no redirect at all.
+    let res = app.sign_in_response("alice", "s3cret", None).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get(header::LOCATION).is_none());
+    assert!(res.headers().get("serverfnredirect").is_none());
+    let res = app
+        .call(
+            "sign_in",
+            None,
+            &[
+                ("username", "alice"),
+                ("password", "s3cret"),
+                ("next", "/items"),
+            ],
+        )
+        .await;
+    assert_eq!(res.headers()[header::LOCATION], "/items");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_always_names_where_to_go() {
+    let app = spawn_app().await;
+    let page = app.get_page("/login", None).await.text().await.unwrap();
+    assert!(page.contains(r#"name="next" value="/items""#), "{page}");
+    let page = app
+        .get_page("/login?next=%2Fitems%3Fpage%3D4", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"name="next" value="/items?page=4""#),
+        "{page}"
+    );
+}

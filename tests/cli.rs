@@ -1,0 +1,137 @@
+//! The command line, run as the real binary against a fresh SQLite file.
+#![cfg(feature = "ssr")]
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+fn run(db: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session-guard"))
+        .args(args)
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn users(db: &Path) -> Vec<(String, i64)> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT username, item_count FROM users ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+
+    let ok = run(&db, &["add-user", "alice", "--items", "2500"], "pw\n");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("2500/2500 items"),
+        "progress is shown"
+    );
+    assert_eq!(users(&db), vec![("alice".to_owned(), 2500)]);
+
+    let duplicate = run(&db, &["add-user", "alice"], "other\n");
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+
+    let empty = run(&db, &["add-user", "bob"], "\n");
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("password is empty"));
+
+    let bad_name = run(&db, &["add-user", "bob smith"], "pw\n");
+    assert_eq!(bad_name.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("invalid name"));
+
+    assert_eq!(
+        users(&db),
+        vec![("alice".to_owned(), 2500)],
+        "nothing written by the refusals"
+    );
+}
+
+#[test]
+fn seed_demo_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    for _ in 0..2 {
+        let out = run(&db, &["seed-demo"], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(users(&db), vec![("demo".to_owned(), 1000)]);
+}
+
+#[test]
+fn an_invalid_setting_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_session-guard"))
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("x.db").display()),
+        )
+        .env("ITEMS_PAGE_SIZE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ITEMS_PAGE_SIZE") && err.contains("1 to 100"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_seeds_the_demo_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev.db");
+    let start = |seed: &str| {
+        let mut server = Command::new(env!("CARGO_BIN_EXE_session-guard"))
+            .arg("serve")
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("SESSION_GUARD_SEED_DEMO", seed)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(server.stdout.take().unwrap());
+        let listening = std::io::BufRead::lines(out)
+            .map_while(Result::ok)
+            .any(|line| line.contains("listening on"));
+        assert!(listening, "the server did not start");
+        server.kill().unwrap();
+        server.wait().unwrap();
+    };
+    start("false");
+    assert_eq!(users(&db), vec![]);
+    start("true");
+    assert_eq!(users(&db), vec![("demo".to_owned(), 1000)]);
+}

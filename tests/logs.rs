@@ -1,0 +1,104 @@
+//! The server's log, as an operator sees it: one line per request, and never
+//! a password or a session id.
+#![cfg(feature = "ssr")]
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let password = "Tr0ub4dor-and-3";
+    let bin = env!("CARGO_BIN_EXE_session-guard");
+
+    let mut add = Command::new(bin)
+        .args(["add-user", "alice"])
+        .env("DATABASE_URL", &db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut add.stdin.take().unwrap(),
+        format!("{password}\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let mut server = Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", &db)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{base}/api/sign_in"))
+        .header("accept", "application/json")
+        .form(&[("username", "alice"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session_id = cookie.split_once('=').unwrap().1.to_owned();
+    let res = http
+        .post(format!("{base}/api/list_items?secret_query=1"))
+        .header("accept", "application/json")
+        .header("cookie", &cookie)
+        .form(&[("page", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        log.contains("path=/api/sign_in") && log.contains("status=200"),
+        "one line per request:\n{log}"
+    );
+    assert!(log.contains("latency_ms="), "{log}");
+    assert!(
+        !log.contains(password),
+        "the password is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains(&session_id),
+        "the session id is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("secret_query"),
+        "query strings stay out of the log"
+    );
+}

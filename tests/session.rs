@@ -1,0 +1,460 @@
+//! The server ends sessions itself, on the injected clock, and every server
+//! function answers an ended session the same way.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{json, spawn_app, spawn_app_with, TestApp};
+use reqwest::header;
+use session_guard::session::{
+    guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
+    policy::SessionData,
+    store,
+};
+use time::OffsetDateTime;
+use tower_sessions::{
+    session::{Id, Record},
+    SessionStore,
+};
+
+const IDLE: u64 = 900;
+const ABSOLUTE: u64 = 28_800;
+
+async fn signed_in() -> (TestApp, String) {
+    let app = spawn_app().await;
+    let id = app.add_user("alice", "s3cret").await;
+    app.add_items(id, 3).await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    (app, cookie)
+}
+
+fn idle_remaining(res: &reqwest::Response) -> i64 {
+    res.headers()["session-idle-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_expiry_happens_at_the_deadline_and_not_a_second_before() {
+    let (app, cookie) = signed_in().await;
+    app.advance(IDLE - 1);
+    let alive = app.status(Some(&cookie)).await;
+    assert_eq!(alive["signed_in"], true);
+    assert_eq!(alive["idle_remaining_secs"], 1);
+
+    app.advance(1);
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["session-idle-remaining"], "0");
+    assert!(
+        res.headers().get(header::LOCATION).is_none(),
+        "never a redirect"
+    );
+    assert!(
+        common::set_cookies(&res).is_empty(),
+        "the cookie stays, so the next request can still be told why"
+    );
+    let body = json(res).await;
+    assert_eq!(body["reason"], "idle");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM tower_sessions").await,
+        0,
+        "the expired record is deleted"
+    );
+    // A reload after the page found out: still "inactivity", not "sign in".
+    let page = app.get_page("/items", Some(&cookie)).await;
+    assert_eq!(
+        page.headers()[header::LOCATION],
+        "/login?reason=idle&next=%2Fitems"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_extends_the_session_and_the_status_query_does_not() {
+    let (app, cookie) = signed_in().await;
+    app.advance(600);
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(idle_remaining(&res), IDLE as i64);
+
+    // The status answer says nothing that looks like a touch of the session.
+    let raw = app
+        .http
+        .get(app.url("/api/session_status"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.headers().get("session-idle-remaining").is_none());
+
+    // Polling the status every 30 s for longer than the idle timeout.
+    for _ in 0..40 {
+        app.advance(30);
+        let status = app.status(Some(&cookie)).await;
+        if status["signed_in"] == false {
+            assert_eq!(status["reason"], "idle");
+            return;
+        }
+    }
+    panic!("status polling kept the session alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absolute_expiry_ends_a_constantly_active_session() {
+    let (app, cookie) = signed_in().await;
+    let mut elapsed = 0;
+    while elapsed + 600 < ABSOLUTE {
+        app.advance(600);
+        elapsed += 600;
+        let res = app.call("extend_session", Some(&cookie), &[]).await;
+        assert_eq!(res.status(), 200, "alive at {elapsed}s");
+    }
+    app.advance(ABSOLUTE - elapsed);
+    let res = app.call("extend_session", Some(&cookie), &[]).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(json(res).await["reason"], "absolute");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
+    let (app, cookie) = signed_in().await;
+    let none = app.call("list_items", None, &[("page", "1")]).await;
+    assert_eq!(json(none).await["reason"], "missing");
+    let forged = app
+        .call(
+            "list_items",
+            Some("session_guard=AAAAAAAAAAAAAAAAAAAAAA"),
+            &[("page", "1")],
+        )
+        .await;
+    assert_eq!(json(forged).await["reason"], "missing");
+
+    app.advance(IDLE);
+    // The status query and a guarded call say why, as often as asked.
+    assert_eq!(app.status(Some(&cookie)).await["reason"], "idle");
+    for _ in 0..2 {
+        let res = app
+            .call("list_items", Some(&cookie), &[("page", "1")])
+            .await;
+        assert_eq!(json(res).await["reason"], "idle");
+    }
+    let page = app.get_page("/items", Some(&cookie)).await;
+    assert_eq!(page.status(), 303);
+    let location = page.headers()[header::LOCATION].to_str().unwrap();
+    assert_eq!(location, "/login?reason=idle&next=%2Fitems");
+    let login = app.get_page(location, None).await.text().await.unwrap();
+    assert!(login.contains("inactivity"), "the login page says why");
+
+    // Long after, the reason is swept and the cookie means nothing.
+    app.advance(store::REASON_RETENTION_SECS as u64 + 1);
+    store::sweep(&app.state.pool, app.clock.now())
+        .await
+        .unwrap();
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(json(res).await["reason"], "missing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_names_each_reason() {
+    let app = spawn_app().await;
+    for (reason, text) in [
+        ("idle", "inactivity"),
+        ("absolute", "maximum"),
+        ("signed_out", "signed out"),
+    ] {
+        let page = app.get_page(&format!("/login?reason={reason}"), None).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(text), "{reason}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
+    let (app, cookie) = signed_in().await;
+    let before = app.state.store.writes();
+    // 1,000 requests over 100 simulated seconds; the write slice is 15 s.
+    for i in 0..1000 {
+        if i % 10 == 0 {
+            app.advance(1);
+        }
+        let res = app.call("extend_session", Some(&cookie), &[]).await;
+        assert_eq!(res.status(), 200);
+    }
+    let writes = app.state.store.writes() - before;
+    assert!(
+        (1..=8).contains(&writes),
+        "{writes} session writes for 1,000 requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_save_never_moves_activity_backwards_nor_resurrects_a_session() {
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let now = app.clock.now();
+    let data = |last: i64| SessionData {
+        user_id: 1,
+        username: "alice".into(),
+        started_at: now - 60,
+        last_activity: last,
+    };
+    let record = |last: i64| {
+        let mut data_map = std::collections::HashMap::new();
+        data_map.insert(
+            SESSION_KEY.to_owned(),
+            serde_json::to_value(data(last)).unwrap(),
+        );
+        data_map
+    };
+    let mut newer = Record {
+        id: Id::default(),
+        data: record(now),
+        expiry_date: OffsetDateTime::now_utc(),
+    };
+    store.create(&mut newer).await.unwrap();
+
+    // A slow request that read the session earlier saves an older time.
+    let stale = Record {
+        id: newer.id,
+        data: record(now - 60),
+        expiry_date: OffsetDateTime::now_utc(),
+    };
+    store.save(&stale).await.unwrap();
+    let loaded = store.load(&newer.id).await.unwrap().expect("still there");
+    let kept: SessionData = serde_json::from_value(loaded.data[SESSION_KEY].clone()).unwrap();
+    assert_eq!(kept.last_activity, now, "the newer activity time is kept");
+
+    // Signed out meanwhile: the late save must not bring the session back.
+    store.delete(&newer.id).await.unwrap();
+    store.save(&stale).await.unwrap();
+    assert!(store.load(&newer.id).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_deletes_ended_sessions_so_the_store_stays_bounded() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    for _ in 0..5 {
+        app.sign_in("alice", "s3cret").await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 5);
+    app.advance(IDLE);
+    let swept = store::sweep(&app.state.pool, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        swept.sessions, 0,
+        "the reason is kept for a while after the deadline"
+    );
+    app.advance(store::REASON_RETENTION_SECS as u64 + 1);
+    let swept = store::sweep(&app.state.pool, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(swept.sessions, 5);
+    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_registered_server_function_is_guarded_or_on_the_public_list() {
+    let app = spawn_app().await;
+    let registered: Vec<_> = server_fn::axum::server_fn_paths().collect();
+    assert!(registered.len() >= 6, "{registered:?}");
+    for (path, method) in registered {
+        let req = app
+            .http
+            .request(method.clone(), app.url(path))
+            .header(header::ACCEPT, "application/json");
+        // An empty body and a junk body: the guard answers before decoding.
+        for body in ["", "%%%garbage=\u{1}"] {
+            let res = req.try_clone().unwrap().body(body).send().await.unwrap();
+            let status = res.status().as_u16();
+            if PUBLIC_SERVER_FNS.contains(&path) {
+                assert_ne!(status, 401, "{path} is public");
+            } else {
+                assert_eq!(status, 401, "{path} answered {status} without a session");
+                assert!(
+                    res.headers().contains_key("session-idle-remaining"),
+                    "{path}"
+                );
+                assert_eq!(json(res).await["reason"], "missing", "{path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_server_function_body_goes_through_the_guard_helpers() {
+    // Server functions rendered on the server skip the HTTP layer, so each
+    // body must call `guarded(` (or `public(` for the public list) itself.
+    let mut checked = 0;
+    for entry in walk("src") {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for (i, chunk) in text.split("#[server(").enumerate().skip(1) {
+            let body_start = chunk.find('{').expect("fn body");
+            let body = &chunk[body_start..chunk.len().min(body_start + 400)];
+            let endpoint = chunk
+                .split("endpoint = \"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or("?");
+            let public = PUBLIC_SERVER_FNS.contains(&format!("/api/{endpoint}").as_str());
+            let helper = if public {
+                "guard::public("
+            } else {
+                "guard::guarded("
+            };
+            assert!(
+                body.contains(helper),
+                "{} server fn #{i} ({endpoint}) must call {helper}",
+                entry.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "found only {checked} server functions");
+}
+
+fn walk(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(path.to_str().unwrap()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_pages_redirect_to_login_keeping_next() {
+    let app = spawn_app().await;
+    let res = app.get_page("/items?page=3", None).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/login?reason=missing&next=%2Fitems%3Fpage%3D3"
+    );
+    let root = app.get_page("/", None).await;
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()[header::LOCATION], "/login");
+
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let root = app.get_page("/", Some(&cookie)).await;
+    assert_eq!(root.headers()[header::LOCATION], "/items");
+    let page = app.get_page("/items", Some(&cookie)).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<h1>Items</h1>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_is_followed_only_to_same_site_paths() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    for (next, expected) in [
+        ("/items?page=2", "/items?page=2"),
+        ("https://evil.example/", "/items"),
+        ("//evil.example", "/items"),
+        ("/\\evil.example", "/items"),
+        ("javascript:alert(1)", "/items"),
+    ] {
+        let res = app
+            .call(
+                "sign_in",
+                None,
+                &[
+                    ("username", "alice"),
+                    ("password", "s3cret"),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.headers()[header::LOCATION], expected, "next={next}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_hook_exists_only_when_the_test_setting_is_on() {
+    let off = spawn_app().await;
+    let res = off
+        .http
+        .post(off.url("/__test/clock/advance?secs=3600"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let before = off.clock.now();
+    assert!(off.clock.now() - before < 2);
+
+    let on = spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
+    on.add_user("alice", "s3cret").await;
+    let cookie = on.sign_in("alice", "s3cret").await;
+    let res = on
+        .http
+        .post(on.url("/__test/clock/advance?secs=900"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = on.call("list_items", Some(&cookie), &[("page", "1")]).await;
+    assert_eq!(json(res).await["reason"], "idle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_javascript_form_post_after_expiry_goes_to_the_login_page() {
+    let (app, cookie) = signed_in().await;
+    app.advance(IDLE);
+    let res = app
+        .http
+        .post(app.url("/api/create_item"))
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, &cookie)
+        .header(header::REFERER, app.url("/items/new"))
+        .form(&[("title", "t"), ("description", "d")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/login?reason=idle&next=%2Fitems%2Fnew"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_pages_render_concurrently_on_a_multi_threaded_server() {
+    // Page owners are dropped on whichever worker finishes the response; no
+    // component may keep thread-bound state on the server.
+    let (app, cookie) = signed_in().await;
+    let mut renders = Vec::new();
+    for n in 0..40 {
+        let http = app.http.clone();
+        let url = app.url(if n % 2 == 0 {
+            "/items?page=1"
+        } else {
+            "/items/new"
+        });
+        let cookie = cookie.clone();
+        renders.push(tokio::spawn(async move {
+            let res = http.get(url).header(header::COOKIE, cookie).send().await?;
+            let status = res.status();
+            res.text().await.map(|body| (status, body))
+        }));
+    }
+    for render in renders {
+        let (status, body) = render.await.unwrap().expect("a whole response");
+        assert_eq!(status, 200);
+        assert!(body.contains("</html>"));
+    }
+}
