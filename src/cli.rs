@@ -106,7 +106,8 @@ async fn add_user(
 ) -> Result<(), String> {
     let pool = db::connect(&settings.database_url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .pool;
     let hash = password::hash(password).await.map_err(|e| e.to_string())?;
     let now = Clock::system().now();
     let id = users::create(&pool, username, &hash, now)
@@ -128,7 +129,8 @@ const DEMO_ITEMS: u64 = 1_000;
 async fn seed_demo(settings: &Settings) -> Result<(), String> {
     let pool = db::connect(&settings.database_url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .pool;
     let demo = Username::parse("demo").map_err(|e| e.to_string())?;
     let now = Clock::system().now();
     let id = match users::find(&pool, &demo).await.map_err(|e| e.to_string())? {
@@ -142,7 +144,7 @@ async fn seed_demo(settings: &Settings) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
         }
     };
-    let (have,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = ?")
+    let (have,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = $1")
         .bind(id)
         .fetch_one(&pool)
         .await

@@ -142,10 +142,10 @@ impl Settings {
         let database_url = src
             .get("DATABASE_URL")
             .unwrap_or_else(|| "sqlite://data/session-guard.db".to_owned());
-        if !(database_url.starts_with("sqlite:")) {
+        if !crate::db::is_supported_url(&database_url) {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
-                reason: format!("{database_url:?} is not a sqlite://... URL"),
+                reason: format!("{database_url:?} is neither a sqlite:// nor a postgres:// URL"),
             });
         }
 

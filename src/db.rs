@@ -1,19 +1,54 @@
-//! The database: one connection pool, migrated at start-up.
+//! The database: SQLite (embedded, the default) or PostgreSQL (several
+//! instances on one database), chosen by the scheme of `DATABASE_URL` and
+//! migrated at start-up.
 //!
-//! SQLite is the embedded default: the file is created if missing, in WAL mode
-//! so readers never wait for the writer. The SQL elsewhere stays portable
-//! (no SQLite-only functions) so that another backend can follow.
+//! The application's own queries go through one [`Pool`] (sqlx's `Any`
+//! driver) and are written once: portable SQL with `$1`-style parameters,
+//! which both SQLite and PostgreSQL read. The session store needs the concrete
+//! pool of its backend (tower-sessions-sqlx-store has one store per
+//! database), which [`SessionPool`] carries.
+//!
+//! Every wait on the database is bounded ([`ACQUIRE_TIMEOUT`]): when it is
+//! unreachable, a request fails after a few seconds with a 503 instead of
+//! hanging, and the pools reconnect by themselves when it returns.
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{
+    any::AnyPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Executor, PgPool, SqlitePool,
+};
 
-pub type Pool = sqlx::SqlitePool;
+pub type Pool = sqlx::AnyPool;
+
+/// How long a request waits for a database connection before it is told
+/// the service is unavailable.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+const MAX_CONNECTIONS: u32 = 8;
+
+/// Which database holds the data, with the pool its session store needs.
+#[derive(Clone, Debug)]
+pub enum SessionPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The open, migrated database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub pool: Pool,
+    pub sessions: SessionPool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("DATABASE_URL: {0}")]
     Url(sqlx::Error),
+    #[error("DATABASE_URL: {0:?} is neither a sqlite:// nor a postgres:// URL")]
+    Scheme(String),
     #[error("cannot create the database directory {path}: {source}")]
     Dir {
         path: String,
@@ -25,8 +60,33 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Opens (creating if needed) and migrates the database at `url`.
-pub async fn connect(url: &str) -> Result<Pool, DbError> {
+/// The backend a `DATABASE_URL` names, judged by its scheme alone.
+pub fn is_supported_url(url: &str) -> bool {
+    is_sqlite(url) || is_postgres(url)
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens (creating it if it is a missing SQLite file) and migrates the
+/// database at `url`.
+pub async fn connect(url: &str) -> Result<Database, DbError> {
+    sqlx::any::install_default_drivers();
+    if is_sqlite(url) {
+        connect_sqlite(url).await
+    } else if is_postgres(url) {
+        connect_postgres(url).await
+    } else {
+        Err(DbError::Scheme(url.to_owned()))
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<Database, DbError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(DbError::Url)?
         .create_if_missing(true)
@@ -42,12 +102,57 @@ pub async fn connect(url: &str) -> Result<Pool, DbError> {
             })?;
         }
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(5))
+    // This pool creates the file and switches it to WAL (which the file
+    // keeps), so the portable pool below opens it as it is.
+    let sessions = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(DbError::Connect)?;
-    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok(pool)
+    sqlx::migrate!("./migrations/sqlite").run(&sessions).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // Per connection, as above: WAL makes NORMAL durable enough
+                // and much faster than FULL.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(DbError::Connect)?;
+    Ok(Database {
+        pool,
+        sessions: SessionPool::Sqlite(sessions),
+    })
+}
+
+async fn connect_postgres(url: &str) -> Result<Database, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
+    let sessions = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)?;
+    // sqlx holds an advisory lock while migrating, so instances starting
+    // together migrate once.
+    sqlx::migrate!("./migrations/postgres")
+        .run(&sessions)
+        .await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect(url)
+        .await
+        .map_err(DbError::Connect)?;
+    Ok(Database {
+        pool,
+        sessions: SessionPool::Postgres(sessions),
+    })
 }

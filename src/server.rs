@@ -65,9 +65,9 @@ pub async fn state(
     leptos: LeptosOptions,
     clock: Clock,
 ) -> Result<AppState, StartError> {
-    let pool = db::connect(&settings.database_url).await?;
+    let db = db::connect(&settings.database_url).await?;
     let policy = Policy::new(&settings.session);
-    let store = GuardedStore::new(pool.clone(), policy);
+    let store = GuardedStore::new(&db.sessions, policy);
     store.migrate().await.map_err(StartError::Store)?;
     let cookie_name = if settings.session.cookie_secure {
         "__Host-session_guard"
@@ -77,7 +77,7 @@ pub async fn state(
     Ok(AppState {
         settings: Arc::new(settings),
         leptos,
-        pool,
+        db,
         clock,
         policy,
         store,
@@ -155,13 +155,13 @@ async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) ->
 
 /// Deletes ended sessions and old reasons every minute.
 pub fn spawn_sweeper(state: &AppState) {
-    let pool = state.pool.clone();
+    let db = state.db.clone();
     let clock = state.clock.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
-            match store::sweep(&pool, clock.now()).await {
+            match store::sweep(&db, clock.now()).await {
                 Ok(swept) if swept.sessions + swept.endings > 0 => {
                     tracing::info!(
                         sessions = swept.sessions,

@@ -9,7 +9,7 @@ use leptos::prelude::{use_context, LeptosOptions};
 use crate::{
     clock::Clock,
     config::Settings,
-    db::Pool,
+    db::Database,
     error::AppError,
     session::{policy::Policy, store::GuardedStore},
 };
@@ -18,7 +18,7 @@ use crate::{
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub leptos: LeptosOptions,
-    pub pool: Pool,
+    pub db: Database,
     pub clock: Clock,
     pub policy: Policy,
     pub store: GuardedStore,

@@ -1,16 +1,19 @@
-//! The command line, run as the real binary against a fresh SQLite file.
+//! The command line, run as the real binary against a fresh database.
 #![cfg(feature = "ssr")]
+
+mod common;
 
 use std::{
     io::Write,
-    path::Path,
     process::{Command, Output, Stdio},
 };
 
-fn run(db: &Path, args: &[&str], stdin: &str) -> Output {
+use common::TestDb;
+
+fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_session-guard"))
         .args(args)
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", &db.url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -25,11 +28,9 @@ fn run(db: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn users(db: &Path) -> Vec<(String, i64)> {
+fn users(db: &TestDb) -> Vec<(String, i64)> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let pool = db.pool().await;
         sqlx::query_as("SELECT username, item_count FROM users ORDER BY id")
             .fetch_all(&pool)
             .await
@@ -39,8 +40,7 @@ fn users(db: &Path) -> Vec<(String, i64)> {
 
 #[test]
 fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cli.db");
+    let db = TestDb::new_blocking();
 
     let ok = run(&db, &["add-user", "alice", "--items", "2500"], "pw\n");
     assert!(
@@ -75,8 +75,7 @@ fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
 
 #[test]
 fn seed_demo_is_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
+    let db = TestDb::new_blocking();
     for _ in 0..2 {
         let out = run(&db, &["seed-demo"], "");
         assert!(
@@ -110,12 +109,11 @@ fn an_invalid_setting_stops_start_up_naming_it() {
 
 #[test]
 fn serve_seeds_the_demo_only_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("dev.db");
+    let db = TestDb::new_blocking();
     let start = |seed: &str| {
         let mut server = Command::new(env!("CARGO_BIN_EXE_session-guard"))
             .arg("serve")
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", &db.url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("SESSION_GUARD_SEED_DEMO", seed)
             .stdout(Stdio::piped())

@@ -188,7 +188,7 @@ async fn concurrent_saves_never_share_or_skip_a_position() {
         assert_eq!(t.await.unwrap(), 200);
     }
     let seqs: Vec<(i64,)> = sqlx::query_as("SELECT seq FROM items ORDER BY seq")
-        .fetch_all(&app.state.pool)
+        .fetch_all(&app.state.db.pool)
         .await
         .unwrap();
     let seqs: HashSet<i64> = seqs.into_iter().map(|(s,)| s).collect();

@@ -2,6 +2,10 @@
 //! a password or a session id.
 #![cfg(feature = "ssr")]
 
+mod common;
+
+use common::TestDb;
+
 use std::{
     io::{BufRead, BufReader, Read},
     process::{Command, Stdio},
@@ -10,8 +14,8 @@ use std::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let test_db = TestDb::new().await;
+    let db = test_db.url.clone();
     let password = "Tr0ub4dor-and-3";
     let bin = env!("CARGO_BIN_EXE_session-guard");
 

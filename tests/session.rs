@@ -153,9 +153,7 @@ async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
 
     // Long after, the reason is swept and the cookie means nothing.
     app.advance(store::REASON_RETENTION_SECS as u64 + 1);
-    store::sweep(&app.state.pool, app.clock.now())
-        .await
-        .unwrap();
+    store::sweep(&app.state.db, app.clock.now()).await.unwrap();
     let res = app
         .call("list_items", Some(&cookie), &[("page", "1")])
         .await;
@@ -248,17 +246,13 @@ async fn the_sweep_deletes_ended_sessions_so_the_store_stays_bounded() {
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 5);
     app.advance(IDLE);
-    let swept = store::sweep(&app.state.pool, app.clock.now())
-        .await
-        .unwrap();
+    let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
     assert_eq!(
         swept.sessions, 0,
         "the reason is kept for a while after the deadline"
     );
     app.advance(store::REASON_RETENTION_SECS as u64 + 1);
-    let swept = store::sweep(&app.state.pool, app.clock.now())
-        .await
-        .unwrap();
+    let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
     assert_eq!(swept.sessions, 5);
     assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
 }

@@ -56,7 +56,7 @@ mod backend {
         let state = AppState::from_context()?;
         // An invalid name still costs a full verification: no timing hint.
         let user = match Username::parse(username.trim()) {
-            Ok(name) => users::find(&state.pool, &name).await?,
+            Ok(name) => users::find(&state.db.pool, &name).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());

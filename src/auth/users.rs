@@ -19,7 +19,7 @@ pub enum CreateUserError {
 
 pub async fn find(pool: &Pool, username: &Username) -> sqlx::Result<Option<User>> {
     let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = ?")
+        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = $1")
             .bind(username.as_str())
             .fetch_optional(pool)
             .await?;
@@ -37,7 +37,7 @@ pub async fn create(
     now: UnixSecs,
 ) -> Result<i64, CreateUserError> {
     let result = sqlx::query(
-        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+        "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(username.as_str())
     .bind(password_hash)

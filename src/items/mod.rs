@@ -46,7 +46,7 @@ pub async fn list_items(page: String) -> Result<ItemPage, AppError> {
             PageNumber::parse(&page).map_err(|e| AppError::invalid_field("page", e.to_string()))?;
         let state = crate::state::AppState::from_context()?;
         repo::page(
-            &state.pool,
+            &state.db.pool,
             live.user_id,
             page,
             state.settings.items_page_size,
@@ -62,7 +62,7 @@ pub async fn create_item(title: String, description: String) -> Result<i64, AppE
     crate::session::guard::guarded(|live| async move {
         let draft = Draft::parse(&title, &description)?;
         let state = crate::state::AppState::from_context()?;
-        let id = repo::create(&state.pool, live.user_id, &draft, state.clock.now()).await?;
+        let id = repo::create(&state.db.pool, live.user_id, &draft, state.clock.now()).await?;
         leptos_axum::redirect("/items");
         Ok(id)
     })

@@ -2,8 +2,6 @@
 
 use std::io::Write;
 
-use sqlx::QueryBuilder;
-
 use super::{page, Draft, Item, ItemPage, PageNumber};
 use crate::{clock::UnixSecs, db::Pool, error::AppError};
 
@@ -13,7 +11,7 @@ pub async fn page(
     page: PageNumber,
     page_size: u32,
 ) -> Result<ItemPage, AppError> {
-    let (count,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = ?")
+    let (count,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(pool)
         .await?;
@@ -31,7 +29,7 @@ pub async fn page(
     };
     let items: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT id, title, description, created_at FROM items \
-         WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq DESC",
+         WHERE user_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC",
     )
     .bind(user_id)
     .bind(lo as i64)
@@ -64,13 +62,13 @@ pub async fn create(
 ) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let (seq,): (i64,) = sqlx::query_as(
-        "UPDATE users SET item_count = item_count + 1 WHERE id = ? RETURNING item_count",
+        "UPDATE users SET item_count = item_count + 1 WHERE id = $1 RETURNING item_count",
     )
     .bind(user_id)
     .fetch_one(&mut *tx)
     .await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO items (user_id, seq, title, description, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO items (user_id, seq, title, description, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(user_id)
     .bind(seq)
@@ -97,7 +95,7 @@ pub async fn generate(
     let mut done = 0u64;
     while done < count {
         let mut tx = pool.begin().await?;
-        let (start,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = ?")
+        let (start,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -106,20 +104,20 @@ pub async fn generate(
         while written < tx_rows {
             let rows = (tx_rows - written).min(ROWS_PER_STATEMENT);
             let first = start as u64 + written + 1;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO items (user_id, seq, title, description, created_at) ",
-            );
-            insert.push_values(first..first + rows, |mut row, seq| {
-                row.push_bind(user_id)
-                    .push_bind(seq as i64)
-                    .push_bind(format!("Item {seq}"))
-                    .push_bind(format!("Generated item number {seq}."))
-                    .push_bind(now);
-            });
-            insert.build().execute(&mut *tx).await?;
+            let sql = batch_insert_sql(rows);
+            let mut insert = sqlx::query(&sql);
+            for seq in first..first + rows {
+                insert = insert
+                    .bind(user_id)
+                    .bind(seq as i64)
+                    .bind(format!("Item {seq}"))
+                    .bind(format!("Generated item number {seq}."))
+                    .bind(now);
+            }
+            insert.execute(&mut *tx).await?;
             written += rows;
         }
-        sqlx::query("UPDATE users SET item_count = item_count + ? WHERE id = ?")
+        sqlx::query("UPDATE users SET item_count = item_count + $1 WHERE id = $2")
             .bind(tx_rows as i64)
             .bind(user_id)
             .execute(&mut *tx)
@@ -133,4 +131,41 @@ pub async fn generate(
         let _ = writeln!(progress);
     }
     Ok(())
+}
+
+/// `INSERT INTO items ... VALUES ($1, ..., $5), ($6, ...)` for `rows` rows,
+/// numbered by hand: sqlx's query builder writes `?` placeholders for the
+/// portable pool, which PostgreSQL does not read.
+fn batch_insert_sql(rows: u64) -> String {
+    let mut sql =
+        String::from("INSERT INTO items (user_id, seq, title, description, created_at) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let n = row * 5;
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        ));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_insert_sql;
+
+    #[test]
+    fn batch_insert_numbers_every_parameter_once() {
+        assert_eq!(
+            batch_insert_sql(2),
+            "INSERT INTO items (user_id, seq, title, description, created_at) VALUES \
+             ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10)"
+        );
+    }
 }

@@ -81,7 +81,7 @@ pub async fn check(
 ) -> Result<Outcome, AppError> {
     let Some(mut data) = session.get::<SessionData>(SESSION_KEY).await? else {
         let reason = match cookie_value(headers, state.cookie_name) {
-            Some(id) => store::ending_reason(&state.pool, &id, state.clock.now())
+            Some(id) => store::ending_reason(&state.db.pool, &id, state.clock.now())
                 .await?
                 .unwrap_or(EndReason::Missing),
             None => EndReason::Missing,
@@ -141,7 +141,7 @@ pub async fn start(
 /// deleted record back.
 pub async fn end(state: &AppState, session: &Session, reason: EndReason) -> Result<(), AppError> {
     if let Some(id) = session.id() {
-        store::record_ending(&state.pool, &id.to_string(), reason, state.clock.now()).await?;
+        store::record_ending(&state.db.pool, &id.to_string(), reason, state.clock.now()).await?;
     }
     if reason == EndReason::SignedOut {
         session.flush().await?;

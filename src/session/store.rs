@@ -1,4 +1,5 @@
-//! The session store: tower-sessions' SQLite store, wrapped to keep our promises.
+//! The session store: tower-sessions' SQLite or PostgreSQL store, wrapped to
+//! keep our promises.
 //!
 //! - Each record's expiry is the policy's deadline (plus the time its reason
 //!   is kept), so the store's own filter and our sweep agree with the guard.
@@ -21,37 +22,71 @@ use tower_sessions::{
     session::{Id, Record},
     session_store::{self, SessionStore},
 };
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::{
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
     EndReason,
 };
-use crate::{clock::UnixSecs, db::Pool};
+use crate::{
+    clock::UnixSecs,
+    db::{Database, Pool, SessionPool},
+};
 
 /// How long the reason a session ended is remembered (12 hours): a user back
 /// from lunch, or the next morning, is told why rather than "please sign in".
 pub const REASON_RETENTION_SECS: i64 = 12 * 3600;
 
+/// The table holding session records, the same name on both backends so
+/// that the sweep and the tests read one name.
+pub const SESSIONS_TABLE: &str = "tower_sessions";
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Forwards one store call to whichever backend is in use.
+macro_rules! on_backend {
+    ($backend:expr, $store:ident => $call:expr) => {
+        match $backend {
+            Backend::Sqlite($store) => $call,
+            Backend::Postgres($store) => $call,
+        }
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct GuardedStore {
-    inner: SqliteStore,
+    inner: Backend,
     policy: Policy,
     writes: Arc<AtomicU64>,
 }
 
 impl GuardedStore {
-    pub fn new(pool: Pool, policy: Policy) -> Self {
+    pub fn new(pool: &SessionPool, policy: Policy) -> Self {
+        let inner = match pool {
+            // The SQLite store's default table is already `tower_sessions`.
+            SessionPool::Sqlite(pool) => Backend::Sqlite(SqliteStore::new(pool.clone())),
+            SessionPool::Postgres(pool) => Backend::Postgres(
+                PostgresStore::new(pool.clone())
+                    .with_schema_name("public")
+                    .and_then(|store| store.with_table_name(SESSIONS_TABLE))
+                    .unwrap_or_else(|_| PostgresStore::new(pool.clone())),
+            ),
+        };
         GuardedStore {
-            inner: SqliteStore::new(pool),
+            inner,
             policy,
             writes: Arc::default(),
         }
     }
 
+    /// Creates the sessions table if it is missing.
     pub async fn migrate(&self) -> sqlx::Result<()> {
-        self.inner.migrate().await
+        on_backend!(&self.inner, store => store.migrate().await)
     }
 
     /// How many records were created or saved since start-up.
@@ -84,11 +119,11 @@ impl SessionStore for GuardedStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.set_expiry(record);
         self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.create(record).await
+        on_backend!(&self.inner, store => store.create(record).await)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let Some(stored) = self.inner.load(&record.id).await? else {
+        let Some(stored) = self.load(&record.id).await? else {
             tracing::debug!("not saving a session that ended meanwhile");
             return Ok(());
         };
@@ -103,15 +138,15 @@ impl SessionStore for GuardedStore {
         }
         self.set_expiry(&mut record);
         self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.save(&record).await
+        on_backend!(&self.inner, store => store.save(&record).await)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.inner.load(id).await
+        on_backend!(&self.inner, store => store.load(id).await)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.inner.delete(id).await
+        on_backend!(&self.inner, store => store.delete(id).await)
     }
 }
 
@@ -123,7 +158,7 @@ pub async fn record_ending(
     now: UnixSecs,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO session_endings (session_id, reason, ended_at) VALUES (?, ?, ?) \
+        "INSERT INTO session_endings (session_id, reason, ended_at) VALUES ($1, $2, $3) \
          ON CONFLICT (session_id) DO UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at",
     )
     .bind(id)
@@ -140,12 +175,13 @@ pub async fn ending_reason(
     id: &str,
     now: UnixSecs,
 ) -> sqlx::Result<Option<EndReason>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT reason FROM session_endings WHERE session_id = ? AND ended_at >= ?")
-            .bind(id)
-            .bind(now - REASON_RETENTION_SECS)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT reason FROM session_endings WHERE session_id = $1 AND ended_at >= $2",
+    )
+    .bind(id)
+    .bind(now - REASON_RETENTION_SECS)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.and_then(|(reason,)| EndReason::parse(&reason)))
 }
 
@@ -157,16 +193,27 @@ pub struct Swept {
 
 /// Deletes session records past their deadline (and retention) and reasons
 /// older than the retention.
-pub async fn sweep(pool: &Pool, now: UnixSecs) -> sqlx::Result<Swept> {
+///
+/// Expiry dates are compared on the session store's own pool: each backend
+/// stores them in its own date type, which the portable pool cannot bind.
+pub async fn sweep(db: &Database, now: UnixSecs) -> sqlx::Result<Swept> {
     let now_date = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let sessions = sqlx::query("DELETE FROM tower_sessions WHERE expiry_date < ?")
-        .bind(now_date)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    let endings = sqlx::query("DELETE FROM session_endings WHERE ended_at < ?")
+    let delete = format!("DELETE FROM {SESSIONS_TABLE} WHERE expiry_date < $1");
+    let sessions = match &db.sessions {
+        SessionPool::Sqlite(pool) => sqlx::query(&delete)
+            .bind(now_date)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        SessionPool::Postgres(pool) => sqlx::query(&delete)
+            .bind(now_date)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    };
+    let endings = sqlx::query("DELETE FROM session_endings WHERE ended_at < $1")
         .bind(now - REASON_RETENTION_SECS)
-        .execute(pool)
+        .execute(&db.pool)
         .await?
         .rows_affected();
     Ok(Swept { sessions, endings })

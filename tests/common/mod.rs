@@ -1,9 +1,24 @@
-//! `spawn_app()`: the real server on a random port with a fresh SQLite file,
+//! `spawn_app()`: the real server on a random port with a fresh database,
 //! spoken to over HTTP. The clock is injected, so tests move time instead of
 //! sleeping.
+//!
+//! The database is a SQLite file by default; with `TEST_BACKEND=postgres`
+//! every test gets its own throw-away PostgreSQL database instead (created
+//! through `TEST_POSTGRES_URL`, dropped when the test ends), so the same
+//! suite runs against both backends.
 #![allow(dead_code)]
 
-use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+pub mod pg_proxy;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use reqwest::{header, redirect::Policy, Response};
 use session_guard::{
@@ -16,12 +31,120 @@ use session_guard::{
 };
 use tempfile::TempDir;
 
+/// Which database the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("TEST_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        Ok("sqlite") | Err(_) => Backend::Sqlite,
+        Ok(other) => panic!("TEST_BACKEND={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// The PostgreSQL server's address, as a URL of a database the tests may
+/// connect to in order to create and drop their own.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, empty database for one test, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    dir: TempDir,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend() {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}/test.db", dir.path().display()),
+                dir,
+                postgres_name: None,
+            },
+            Backend::Postgres => {
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "sg_test_{}_{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = postgres_admin_url();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|err| panic!("PostgreSQL at {admin}: {err}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create the test database");
+                let mut url = reqwest::Url::parse(&admin).expect("TEST_POSTGRES_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    url: url.to_string(),
+                    dir,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// For tests without a runtime of their own.
+    pub fn new_blocking() -> TestDb {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(TestDb::new())
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// A connection pool of the test's own, to look at what the server stored.
+    pub async fn pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: do the async work on a thread
+        // of its own. FORCE ends the servers' connections still open.
+        let admin = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Runtime::new() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub state: AppState,
     pub http: reqwest::Client,
-    pub dir: TempDir,
+    pub db: Arc<TestDb>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -30,17 +153,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server with these settings (as environment variables would give them).
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Arc::new(TestDb::new().await);
+    start(db, Clock::system(), env).await
+}
+
+/// Starts a server on `db` (its `DATABASE_URL` unless `env` names another)
+/// with this clock.
+pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestApp {
     let mut vars: BTreeMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     vars.entry("DATABASE_URL".into())
-        .or_insert_with(|| format!("sqlite://{}/test.db", dir.path().display()));
+        .or_insert_with(|| db.url.clone());
     let mut leptos = leptos_options().expect("leptos options");
     leptos.site_addr = "127.0.0.1:0".parse::<SocketAddr>().unwrap();
     let settings = Settings::from_sources(None, vars, leptos.site_addr).expect("settings");
-    let clock = Clock::system();
     let app = Application::build(settings, leptos, clock.clone())
         .await
         .expect("server starts");
@@ -57,7 +185,7 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
         clock,
         state,
         http,
-        dir,
+        db,
     }
 }
 
@@ -78,6 +206,13 @@ pub fn set_cookies(res: &Response) -> Vec<String> {
 }
 
 impl TestApp {
+    /// A second server on the same database, as another instance behind a
+    /// load balancer would be. It shares this one's clock, as machines
+    /// synchronised by NTP would.
+    pub async fn another_instance(&self) -> TestApp {
+        start(self.db.clone(), self.clock.clone(), &[]).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -85,14 +220,14 @@ impl TestApp {
     pub async fn add_user(&self, name: &str, password_text: &str) -> i64 {
         let username = Username::parse(name).unwrap();
         let hash = password::hash(password_text.into()).await.unwrap();
-        users::create(&self.state.pool, &username, &hash, self.clock.now())
+        users::create(&self.state.db.pool, &username, &hash, self.clock.now())
             .await
             .unwrap()
     }
 
     pub async fn add_items(&self, user_id: i64, count: u64) {
         repo::generate(
-            &self.state.pool,
+            &self.state.db.pool,
             user_id,
             count,
             self.clock.now(),
@@ -171,7 +306,7 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
-            .fetch_one(&self.state.pool)
+            .fetch_one(&self.state.db.pool)
             .await
             .unwrap();
         n
