@@ -1,5 +1,7 @@
 //! Password hashing with Argon2id (OWASP parameters: 19 MiB, 2 passes, 1 lane),
-//! always on the blocking pool so a sign-in never stalls other requests.
+//! always on the blocking pool so a sign-in never stalls other requests, and
+//! at most on half the cores at once: a burst of sign-ins waits its turn
+//! instead of taking the CPU from users who are already signed in.
 //!
 //! An unknown user is verified against a fixed dummy hash, so it costs the
 //! same time as a wrong password and the timing reveals nothing.
@@ -11,7 +13,25 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 
+use tokio::sync::Semaphore;
+
 use crate::error::AppError;
+
+/// Permits for hashing: half the cores, at least one.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Semaphore::new((cores / 2).max(1))
+});
+
+/// Runs one Argon2 computation on the blocking pool once a permit is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| AppError::Internal)
+}
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).unwrap_or(Params::DEFAULT);
@@ -34,14 +54,13 @@ pub async fn warm_up() {
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
     })
-    .await
-    .map_err(|_| AppError::Internal)?
+    .await?
     .map_err(|err| {
         tracing::error!(error = %err, "hashing failed");
         AppError::Internal
@@ -51,7 +70,7 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 /// True when `password` matches `stored`; `None` (no such user) costs the
 /// same and is always false.
 pub async fn verify(stored: Option<String>, password: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let matches = PasswordHash::new(&phc)
@@ -64,7 +83,6 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Ap
         known && matches
     })
     .await
-    .map_err(|_| AppError::Internal)
 }
 
 #[cfg(test)]
