@@ -379,7 +379,7 @@ async fn next_is_followed_only_to_same_site_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_clock_hook_exists_only_when_the_test_setting_is_on() {
+async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
     let off = spawn_app().await;
     let res = off
         .http
@@ -390,6 +390,23 @@ async fn the_clock_hook_exists_only_when_the_test_setting_is_on() {
     assert_eq!(res.status(), 404);
     let before = off.clock.now();
     assert!(off.clock.now() - before < 2);
+    // The benchmark's hooks (a session factory, an unguarded items query)
+    // do not exist either.
+    off.add_user("alice", "s3cret").await;
+    for path in [
+        "/__test/sessions?user_id=1&count=10",
+        "/__test/baseline/list_items",
+    ] {
+        let res = off
+            .http
+            .post(off.url(path))
+            .form(&[("user_id", "1"), ("page", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    assert_eq!(off.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
 
     let on = spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
     on.add_user("alice", "s3cret").await;
@@ -403,6 +420,15 @@ async fn the_clock_hook_exists_only_when_the_test_setting_is_on() {
     assert_eq!(res.status(), 200);
     let res = on.call("list_items", Some(&cookie), &[("page", "1")]).await;
     assert_eq!(json(res).await["reason"], "idle");
+
+    let res = on
+        .http
+        .post(on.url("/__test/sessions?user_id=1&count=3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(on.count("SELECT COUNT(*) FROM tower_sessions").await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
