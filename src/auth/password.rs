@@ -1,7 +1,8 @@
 //! Password hashing with Argon2id (OWASP parameters: 19 MiB, 2 passes, 1 lane),
-//! always on the blocking pool so a sign-in never stalls other requests, and
-//! at most on half the cores at once: a burst of sign-ins waits its turn
-//! instead of taking the CPU from users who are already signed in.
+//! never on the async runtime: on a small pool of its own (half the cores, at
+//! least one thread) at the lowest CPU priority. A burst of sign-ins then
+//! uses the CPU that serving signed-in users leaves idle, instead of taking
+//! it from them (`scripts/bench`, figure 4).
 //!
 //! An unknown user is verified against a fixed dummy hash, so it costs the
 //! same time as a wrong password and the timing reveals nothing.
@@ -13,24 +14,46 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 
-use tokio::sync::Semaphore;
-
 use crate::error::AppError;
 
-/// Permits for hashing: half the cores, at least one.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+/// The hashing threads. `None` only if the OS refused to start them.
+static HASHERS: LazyLock<Option<rayon::ThreadPool>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Semaphore::new((cores / 2).max(1))
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((cores / 2).max(1))
+        .thread_name(|i| format!("argon2-{i}"))
+        .start_handler(|_| lowest_cpu_priority())
+        // Without a handler a panic in a job would abort the process; here
+        // the job's caller sees its channel close and answers 500.
+        .panic_handler(|_| tracing::error!("a password hash panicked"))
+        .build()
+        .map_err(|err| tracing::error!(error = %err, "cannot start the hashing threads"))
+        .ok()
 });
 
-/// Runs one Argon2 computation on the blocking pool once a permit is free.
+#[cfg(target_os = "linux")]
+fn lowest_cpu_priority() {
+    // On Linux every thread has its own nice value; `who = 0` is the calling
+    // thread. SAFETY: setpriority only reads its integer arguments.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    if done != 0 {
+        tracing::warn!("cannot lower the hashing threads' priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowest_cpu_priority() {}
+
+/// Runs one Argon2 computation on the hashing threads.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
-    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| AppError::Internal)
+    let pool = HASHERS.as_ref().ok_or(AppError::Internal)?;
+    let (done, result) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
+        let _ = done.send(work());
+    });
+    result.await.map_err(|_| AppError::Internal)
 }
 
 fn argon2() -> Argon2<'static> {
@@ -50,7 +73,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 
 /// Computes the dummy hash now, so the first unknown user is not slower.
 pub async fn warm_up() {
-    let _ = tokio::task::spawn_blocking(|| DUMMY_HASH.len()).await;
+    let _ = hashing(|| DUMMY_HASH.len()).await;
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
