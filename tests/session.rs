@@ -395,7 +395,7 @@ async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
     off.add_user("alice", "s3cret").await;
     for path in [
         "/__test/sessions?user_id=1&count=10",
-        "/__test/baseline/list_items",
+        "/__test/baseline/api/list_items",
     ] {
         let res = off
             .http
@@ -429,6 +429,23 @@ async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(on.count("SELECT COUNT(*) FROM tower_sessions").await, 3);
+
+    // The benchmark's baseline runs list_items as a named user, no cookie.
+    let baseline = |user: Option<&str>| {
+        let mut req = on
+            .http
+            .post(on.url("/__test/baseline/api/list_items"))
+            .header(header::ACCEPT, "application/json")
+            .form(&[("page", "1")]);
+        if let Some(user) = user {
+            req = req.header("x-baseline-user", user);
+        }
+        req.send()
+    };
+    let res = baseline(Some("1")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(json(res).await["item_count"], 0);
+    assert_eq!(baseline(None).await.unwrap().status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

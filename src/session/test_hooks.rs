@@ -3,18 +3,21 @@
 //! Browser tests cannot reach into the server process to move its clock, so
 //! these routes do it. Without the setting they do not exist (404).
 //!
-//! `scripts/bench` uses two more: the items query served without any session
+//! `scripts/bench` uses two more: server functions served without any session
 //! machinery (the baseline the guarded `list_items` is measured against) and
 //! a way to create many sessions without paying for as many Argon2 hashes.
 
 use std::{collections::HashMap, time::Duration};
 
 use axum::{
+    body::Body,
     extract::{Query, State},
+    http::{Request, Uri},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Form, Json, Router,
+    Json, Router,
 };
+use leptos::prelude::provide_context;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::{
@@ -22,12 +25,11 @@ use tower_sessions::{
     SessionStore,
 };
 
-use super::{guard, policy::SessionData};
-use crate::{
-    error::AppError,
-    items::{repo, PageNumber},
-    state::AppState,
+use super::{
+    guard::{self, LiveSession},
+    policy::SessionData,
 };
+use crate::{error::AppError, state::AppState};
 
 #[derive(Debug, Deserialize)]
 struct Advance {
@@ -43,37 +45,41 @@ pub fn routes() -> Router<AppState> {
 
 /// Routes mounted outside the session layers.
 pub fn unguarded_routes() -> Router<AppState> {
-    Router::new().route("/__test/baseline/list_items", post(baseline_list_items))
+    Router::new().route("/__test/baseline/api/{*fn_name}", post(baseline))
 }
 
-#[derive(Debug, Deserialize)]
-struct BaselineRequest {
-    user_id: i64,
-    page: String,
-}
+/// Header naming the user a baseline request runs as.
+pub const BASELINE_USER_HEADER: &str = "x-baseline-user";
 
-/// What `list_items` does once the guard has let a request through: the same
-/// parsing, query and JSON, with no cookie, session load or deadline check.
-async fn baseline_list_items(
-    State(state): State<AppState>,
-    Form(req): Form<BaselineRequest>,
-) -> Response {
-    let result = async {
-        let page = PageNumber::parse(&req.page)
-            .map_err(|e| AppError::invalid_field("page", e.to_string()))?;
-        repo::page(
-            &state.db.pool,
-            req.user_id,
-            page,
-            state.settings.items_page_size,
-        )
+/// A server function run exactly as under `/api/`, but as the user named in
+/// [`BASELINE_USER_HEADER`] and without any session machinery: no cookie,
+/// no session load, no deadline check, no write. The guarded function finds
+/// the user where the guard layer would have put it. What the guard costs is
+/// the difference between this and the real path (`scripts/bench`).
+async fn baseline(State(state): State<AppState>, mut req: Request<Body>) -> Response {
+    let user_id = req
+        .headers()
+        .get(BASELINE_USER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let Some(user_id) = user_id else {
+        return guard::json_error(&AppError::invalid_field(
+            BASELINE_USER_HEADER,
+            "a user id is required",
+        ));
+    };
+    let path = req.uri().path().replacen("/__test/baseline", "", 1);
+    let Ok(uri) = path.parse::<Uri>() else {
+        return guard::json_error(&AppError::NotFound {
+            reason: "no such server function".into(),
+        });
+    };
+    *req.uri_mut() = uri;
+    req.extensions_mut()
+        .insert(LiveSession::unchecked(user_id, &state));
+    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req)
         .await
-    }
-    .await;
-    match result {
-        Ok(page) => Json(page).into_response(),
-        Err(err) => guard::json_error(&err),
-    }
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
