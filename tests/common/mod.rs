@@ -145,6 +145,7 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     pub db: Arc<TestDb>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -174,7 +175,7 @@ pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestA
         .expect("server starts");
     let addr = app.local_addr().unwrap();
     let state = app.state.clone();
-    tokio::spawn(app.run());
+    let server = tokio::spawn(app.run());
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .timeout(Duration::from_secs(30))
@@ -186,6 +187,7 @@ pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestA
         state,
         http,
         db,
+        server,
     }
 }
 
@@ -211,6 +213,20 @@ impl TestApp {
     /// synchronised by NTP would.
     pub async fn another_instance(&self) -> TestApp {
         start(self.db.clone(), self.clock.clone(), &[]).await
+    }
+
+    /// Stops the server as a crash or a deployment would: it stops
+    /// answering and its database connections close. Answers what a new
+    /// server needs to start where this one was ([`start`]).
+    pub async fn stop(self) -> (Arc<TestDb>, Clock) {
+        self.server.abort();
+        let _ = self.server.await;
+        self.state.db.pool.close().await;
+        match &self.state.db.sessions {
+            session_guard::db::SessionPool::Sqlite(pool) => pool.close().await,
+            session_guard::db::SessionPool::Postgres(pool) => pool.close().await,
+        }
+        (self.db.clone(), self.clock.clone())
     }
 
     pub fn url(&self, path: &str) -> String {
