@@ -10,6 +10,8 @@ pub mod items;
 pub mod session;
 
 #[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
 pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod clock;

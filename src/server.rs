@@ -23,6 +23,7 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tracing::Span;
 
 use crate::{
+    api,
     app::{shell, App},
     auth::password,
     clock::Clock,
@@ -129,7 +130,10 @@ pub fn router(state: AppState) -> Router {
         ))
         // A bug that panics answers 500 (and is logged) instead of dropping
         // the connection.
-        .layer(CatchPanicLayer::new());
+        .layer(CatchPanicLayer::new())
+        // Outside the limits and the panic catcher, so that their refusals
+        // of /api/ calls are JSON too.
+        .layer(axum::middleware::from_fn(api::json_errors));
     if state.settings.test_hooks {
         app = app.merge(test_hooks::unguarded_routes());
     }

@@ -108,9 +108,109 @@ async fn an_oversized_body_gets_413() {
         2 * 1024 * 1024
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = vec![0u8; 64];
+    let mut answer = vec![0u8; 4096];
     let n = stream.read(&mut answer).await.unwrap();
-    let status_line = String::from_utf8_lossy(&answer[..n]).to_string();
-    assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "the refusal is the contract's JSON: {answer}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+}
+
+/// A server-function call the server cannot read answers 4xx with a JSON
+/// reason, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let post = |path: &str, content_type: &str, body: Vec<u8>| {
+        app.http
+            .post(app.url(path))
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let form = "application/x-www-form-urlencoded";
+    let cases: Vec<(&str, &str, &str, Vec<u8>, u16)> = vec![
+        (
+            "missing field",
+            "/api/create_item",
+            form,
+            b"title=x".to_vec(),
+            400,
+        ),
+        (
+            "missing field",
+            "/api/sign_in",
+            form,
+            b"username=alice".to_vec(),
+            400,
+        ),
+        (
+            "wrong type",
+            "/api/sign_in",
+            form,
+            b"username[]=a&password=b".to_vec(),
+            400,
+        ),
+        (
+            "repeated field",
+            "/api/create_item",
+            form,
+            b"title=a&title=b&description=".to_vec(),
+            400,
+        ),
+        (
+            "invalid UTF-8",
+            "/api/create_item",
+            form,
+            b"title=\xff\xfe&description=x".to_vec(),
+            400,
+        ),
+        (
+            "JSON body",
+            "/api/create_item",
+            "application/json",
+            br#"{"title":"x","description":""}"#.to_vec(),
+            400,
+        ),
+        (
+            "binary body",
+            "/api/create_item",
+            "application/octet-stream",
+            vec![0, 159, 146, 150],
+            400,
+        ),
+        (
+            "no such function",
+            "/api/drop_tables",
+            form,
+            Vec::new(),
+            404,
+        ),
+    ];
+    for (what, path, content_type, body, status) in cases {
+        let res = post(path, content_type, body).await.unwrap();
+        assert_eq!(res.status(), status, "{what} to {path}");
+        let body = json(res).await;
+        assert!(
+            body["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{what}: {body}"
+        );
+    }
+    let res = app
+        .http
+        .get(app.url("/api/create_item"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405, "a GET to a POST function");
+    assert!(json(res).await["reason"].as_str().unwrap().contains("POST"));
     assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
 }
