@@ -23,6 +23,13 @@ pub enum AppError {
     /// Sign-in failed. The same text for an unknown user and a wrong password.
     #[error("Invalid username or password")]
     InvalidCredentials,
+    /// Too many failed sign-ins from this address (for this user): 429 with
+    /// `Retry-After`; the same answer whether the password was right.
+    #[error("{reason}")]
+    TooManyAttempts {
+        reason: String,
+        retry_after_secs: u64,
+    },
     /// The input was not acceptable; `field` names the form field when there is one.
     #[error("{reason}")]
     BadRequest {
@@ -55,6 +62,16 @@ impl AppError {
         }
     }
 
+    pub fn too_many_attempts(retry_after_secs: u64) -> Self {
+        AppError::TooManyAttempts {
+            reason: format!(
+                "Too many failed sign-ins. Try again in {retry_after_secs} second{}.",
+                if retry_after_secs == 1 { "" } else { "s" }
+            ),
+            retry_after_secs,
+        }
+    }
+
     pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
         AppError::BadRequest {
             reason: reason.into(),
@@ -80,6 +97,7 @@ impl AppError {
             AppError::BadRequest { .. } => 400,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
+            AppError::TooManyAttempts { .. } => 429,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network { .. } => 500,
         }

@@ -25,7 +25,7 @@ use tracing::Span;
 use crate::{
     api,
     app::{shell, App},
-    auth::password,
+    auth::{password, throttle::SignInThrottle},
     clock::Clock,
     config::{ConfigError, Settings},
     db::{self, DbError},
@@ -82,6 +82,7 @@ pub async fn state(
         clock,
         policy,
         store,
+        throttle: SignInThrottle::default(),
         cookie_name,
     })
 }
@@ -211,10 +212,14 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         spawn_sweeper(&self.state);
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+        // The peer's address reaches sign-in throttling through ConnectInfo.
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
     }
 }

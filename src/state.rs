@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::{use_context, LeptosOptions};
 
 use crate::{
+    auth::throttle::SignInThrottle,
     clock::Clock,
     config::Settings,
     db::Database,
@@ -22,6 +23,7 @@ pub struct AppState {
     pub clock: Clock,
     pub policy: Policy,
     pub store: GuardedStore,
+    pub throttle: SignInThrottle,
     /// The session cookie's name (`__Host-` prefixed when the cookie is Secure).
     pub cookie_name: &'static str,
 }

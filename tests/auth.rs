@@ -193,3 +193,97 @@ async fn the_login_form_always_names_where_to_go() {
         "{page}"
     );
 }
+
+/// Signs in from a given loopback address (Linux answers on all of 127/8).
+async fn sign_in_from(
+    app: &common::TestApp,
+    from: [u8; 4],
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap()
+        .post(app.url("/api/sign_in"))
+        .header(header::ACCEPT, "application/json")
+        .form(&[("username", name), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(res: &reqwest::Response) -> u64 {
+    res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Fails from `from` until refused; answers the refusal. The allowance
+/// refills by one every refill period, so on a slow or busy machine a guess
+/// or two more may pass than the burst; never more than `slack`.
+async fn fail_until_refused(
+    app: &common::TestApp,
+    from: [u8; 4],
+    burst: u32,
+    slack: u32,
+    name: impl Fn(u32) -> String,
+) -> reqwest::Response {
+    for n in 0..burst + slack {
+        let res = sign_in_from(app, from, &name(n), "guess").await;
+        if n < burst {
+            assert_eq!(res.status(), 401, "failure {n} is within the allowance");
+        } else if res.status() != 401 {
+            return res;
+        }
+    }
+    panic!("still not refused after {} failures", burst + slack);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_for_one_user_are_refused_from_that_address_only() {
+    use session_guard::auth::throttle::{USER_BURST, USER_REFILL};
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let attacker = [127, 0, 0, 1];
+    // Alternating case: the name's case does not reset the count.
+    let res = fail_until_refused(&app, attacker, USER_BURST, 2, |n| {
+        if n % 2 == 0 { "alice" } else { "ALICE" }.to_owned()
+    })
+    .await;
+    assert_eq!(res.status(), 429);
+    let wait = retry_after(&res);
+    assert!(
+        (1..=USER_REFILL.as_secs()).contains(&wait),
+        "refused for {wait} s: slowed, not locked for good"
+    );
+    let body = json(res).await;
+    assert_eq!(body["error"], "too_many_attempts");
+    assert!(body["reason"].as_str().unwrap().contains("Try again in"));
+
+    // Even the right password is refused from there for now...
+    let res = sign_in_from(&app, attacker, "alice", "s3cret").await;
+    assert_eq!(res.status(), 429);
+    assert!(session_cookie(&res).is_none());
+    // ...while alice, from anywhere else, signs in at once.
+    let res = sign_in_from(&app, [127, 0, 0, 2], "alice", "s3cret").await;
+    assert_eq!(res.status(), 200, "nobody can lock a real user out");
+    assert!(session_cookie(&res).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_guessing_across_many_names_is_refused() {
+    use session_guard::auth::throttle::{ADDRESS_BURST, ADDRESS_REFILL};
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let sprayer = [127, 0, 0, 3];
+    let res = fail_until_refused(&app, sprayer, ADDRESS_BURST, 4, |n| format!("user{n}")).await;
+    assert_eq!(res.status(), 429);
+    assert!((1..=ADDRESS_REFILL.as_secs()).contains(&retry_after(&res)));
+    let res = sign_in_from(&app, sprayer, "alice", "s3cret").await;
+    assert_eq!(res.status(), 429, "the address is refused for any name");
+    let res = sign_in_from(&app, [127, 0, 0, 4], "alice", "s3cret").await;
+    assert_eq!(res.status(), 200, "other addresses are not affected");
+}

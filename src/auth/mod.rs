@@ -16,6 +16,8 @@ mod username;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
+pub mod throttle;
+#[cfg(feature = "ssr")]
 pub mod users;
 
 pub use components::{LoginPage, SignOutButton};
@@ -54,6 +56,12 @@ mod backend {
         next: Option<String>,
     ) -> Result<(), AppError> {
         let state = AppState::from_context()?;
+        let addr = client_address();
+        let throttle_name = username.trim().to_lowercase();
+        if let Some(wait) = state.throttle.wait(&throttle_name, addr) {
+            tracing::info!("sign-in throttled");
+            return Err(too_many(wait));
+        }
         // An invalid name still costs a full verification: no timing hint.
         let user = match Username::parse(username.trim()) {
             Ok(name) => users::find(&state.db.pool, &name).await?,
@@ -62,6 +70,9 @@ mod backend {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(stored, password).await? {
             tracing::info!("sign-in refused");
+            if let Some(wait) = state.throttle.failed(&throttle_name, addr) {
+                return Err(too_many(wait));
+            }
             return Err(AppError::InvalidCredentials);
         }
         let Some(user) = user else {
@@ -75,6 +86,25 @@ mod backend {
             leptos_axum::redirect(&target);
         }
         Ok(())
+    }
+
+    fn too_many(wait: std::time::Duration) -> AppError {
+        // Whole seconds, rounded up: never "try again in 0 seconds".
+        AppError::too_many_attempts(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    }
+
+    /// The peer's address. Behind a proxy this is the proxy's: throttling
+    /// then counts per proxy, which is stricter, never looser.
+    fn client_address() -> std::net::IpAddr {
+        use axum::extract::ConnectInfo;
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip())
+            })
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     pub async fn sign_out() -> Result<(), AppError> {

@@ -292,6 +292,12 @@ pub fn set_error_status(err: &AppError) {
     if let Ok(code) = StatusCode::from_u16(err.status()) {
         res.set_status(code);
     }
+    if let AppError::TooManyAttempts {
+        retry_after_secs, ..
+    } = err
+    {
+        res.insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
     if let AppError::SessionExpired { reason } = err {
         res.insert_header(
             HeaderName::from_static(END_REASON_HEADER),
