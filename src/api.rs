@@ -5,9 +5,13 @@
 //! Server functions map their own errors (missing or mistyped fields,
 //! invalid UTF-8) through `AppError::from_server_fn_error`; this layer covers
 //! what is refused before a function runs: an unknown path, a method the
-//! function does not take, a body in an encoding it does not read.
+//! function does not take, a form field it does not take (the framework
+//! would ignore it silently), a body in an encoding it does not read.
 
-use std::{collections::HashSet, sync::LazyLock};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::LazyLock,
+};
 
 use axum::{
     body::Body,
@@ -17,15 +21,35 @@ use axum::{
     response::Response,
 };
 
-use server_fn::error::FromServerFnError;
+use serde_aux::serde_introspection::serde_introspect;
+use server_fn::{error::FromServerFnError, ServerFn};
 
-use crate::error::AppError;
+use crate::{
+    auth::{SignIn, SignOut},
+    error::AppError,
+    items::{CreateItem, ListItems},
+    security::MAX_BODY_BYTES,
+    session::{ExtendSession, SessionStatus},
+};
 
 /// Every registered server function, by path and method.
 static SERVER_FNS: LazyLock<HashSet<(String, Method)>> = LazyLock::new(|| {
     server_fn::axum::server_fn_paths()
         .map(|(path, method)| (path.to_owned(), method))
         .collect()
+});
+
+/// The form fields each server function takes, read from its argument type.
+/// A unit test checks that every registered function is here.
+static FIELDS: LazyLock<HashMap<&'static str, &'static [&'static str]>> = LazyLock::new(|| {
+    HashMap::from([
+        (SignIn::PATH, serde_introspect::<SignIn>()),
+        (SignOut::PATH, serde_introspect::<SignOut>()),
+        (ListItems::PATH, serde_introspect::<ListItems>()),
+        (CreateItem::PATH, serde_introspect::<CreateItem>()),
+        (SessionStatus::PATH, serde_introspect::<SessionStatus>()),
+        (ExtendSession::PATH, serde_introspect::<ExtendSession>()),
+    ])
 });
 
 pub async fn json_errors(req: Request, next: Next) -> Response {
@@ -86,6 +110,82 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     json
 }
 
+/// A form body naming a field its function does not take is refused with
+/// 400 and that field; anything else goes on, body intact. It reads the
+/// body, so it sits inside the body limit and the request timeout: a body
+/// that never arrives times out instead of holding a task.
+pub async fn only_known_fields(req: Request, next: Next) -> Response {
+    match refuse_unknown_fields(req).await {
+        Ok(req) => next.run(req).await,
+        Err(res) => res,
+    }
+}
+
+async fn refuse_unknown_fields(req: Request) -> Result<Request, Response> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let Some(fields) = FIELDS.get(req.uri().path()).copied() else {
+        return Ok(req);
+    };
+    if !is_form || req.method() != Method::POST {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    // The body limit outside makes this fail past MAX_BODY_BYTES.
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &AppError::bad_request(format!(
+                    "The request body is larger than {MAX_BODY_BYTES} bytes."
+                )),
+            )
+        })?;
+    let unknown = form_keys(&bytes).find(|key| !fields.contains(&key.as_str()));
+    if let Some(key) = unknown {
+        let name = parts.uri.path().trim_start_matches("/api/");
+        let takes = if fields.is_empty() {
+            "no fields".to_owned()
+        } else {
+            fields.join(", ")
+        };
+        return Err(json_response(
+            StatusCode::BAD_REQUEST,
+            &AppError::invalid_field(
+                &key,
+                format!("malformed request: unknown field `{key}` ({name} takes {takes})"),
+            ),
+        ));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The keys of a form body, decoded; pieces that are not UTF-8 are left for
+/// the function's own decoding to refuse.
+fn form_keys(body: &[u8]) -> impl Iterator<Item = String> + '_ {
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let key = pair.split(|b| *b == b'=').next().unwrap_or_default();
+            let spaced: Vec<u8> = key
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_decode(&spaced)
+        })
+}
+
+fn percent_decode(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("{text}="))
+        .ok()
+        .and_then(|pairs| pairs.into_iter().next().map(|(key, _)| key))
+}
+
 fn json_response(status: StatusCode, err: &AppError) -> Response {
     let mut res = Response::new(Body::from(err.ser()));
     *res.status_mut() = status;
@@ -94,4 +194,24 @@ fn json_response(status: StatusCode, err: &AppError) -> Response {
         HeaderValue::from_static("application/json"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_server_function_has_its_fields_listed() {
+        for (path, _) in server_fn::axum::server_fn_paths() {
+            assert!(FIELDS.contains_key(path), "{path} is missing from FIELDS");
+        }
+        assert_eq!(FIELDS[CreateItem::PATH], ["title", "description"]);
+        assert!(FIELDS[SignOut::PATH].is_empty());
+    }
+
+    #[test]
+    fn form_keys_are_decoded() {
+        let keys: Vec<_> = form_keys(b"page=1&ti%74le=x&a+b=&&=v").collect();
+        assert_eq!(keys, ["page", "title", "a b", ""]);
+    }
 }

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), guard::page_layer))
         .layer(from_fn_with_state(state.clone(), guard::api_layer))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn(api::only_known_fields))
         // Before any session work: a cross-site post never touches a session.
         .layer(axum::middleware::from_fn(security::same_site_only))
         .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))

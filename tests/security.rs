@@ -193,6 +193,20 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
             Vec::new(),
             404,
         ),
+        (
+            "extra field",
+            "/api/create_item",
+            form,
+            b"title=a&description=&owner=bob".to_vec(),
+            400,
+        ),
+        (
+            "extra field",
+            "/api/sign_out",
+            form,
+            b"everywhere=1".to_vec(),
+            400,
+        ),
     ];
     for (what, path, content_type, body, status) in cases {
         let res = post(path, content_type, body).await.unwrap();
@@ -212,5 +226,35 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
         .unwrap();
     assert_eq!(res.status(), 405, "a GET to a POST function");
     assert!(json(res).await["reason"].as_str().unwrap().contains("POST"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+}
+
+/// A body that never finishes arriving is cut off by the request timeout
+/// (30 s) with 408, rather than holding a task and a connection forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/create_item HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nCookie: {cookie}\r\n\
+         Content-Length: 100\r\n\r\ntitle=slow"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut answer))
+        .await
+        .expect("the server answered within a minute")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
 }
