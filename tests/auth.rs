@@ -31,7 +31,7 @@ async fn sign_in_sets_a_browser_session_cookie_with_the_contract_flags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secure_cookie_takes_the_host_prefix() {
+async fn asvs_3_4_1_and_3_4_4_a_secure_cookie_takes_the_host_prefix() {
     let app = spawn_app_with(&[("SESSION_COOKIE_SECURE", "true")]).await;
     app.add_user("alice", "s3cret").await;
     let res = app.sign_in_response("alice", "s3cret", None).await;
@@ -65,7 +65,7 @@ async fn wrong_password_and_unknown_user_get_the_same_refusal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_session_id_changes_at_every_sign_in() {
+async fn asvs_3_2_1_the_session_id_changes_at_every_sign_in() {
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let first = app.sign_in("alice", "s3cret").await;
@@ -82,7 +82,7 @@ async fn the_session_id_changes_at_every_sign_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_out_deletes_the_session_and_a_replayed_cookie_is_refused() {
+async fn asvs_3_3_1_sign_out_deletes_the_session_and_a_replayed_cookie_is_refused() {
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
@@ -243,7 +243,7 @@ async fn fail_until_refused(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failures_for_one_user_are_refused_from_that_address_only() {
+async fn asvs_2_2_1_repeated_failures_for_one_user_are_refused_from_that_address_only() {
     use session_guard::auth::throttle::{USER_BURST, USER_REFILL};
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
@@ -274,7 +274,7 @@ async fn repeated_failures_for_one_user_are_refused_from_that_address_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_address_guessing_across_many_names_is_refused() {
+async fn asvs_2_2_1_one_address_guessing_across_many_names_is_refused() {
     use session_guard::auth::throttle::{ADDRESS_BURST, ADDRESS_REFILL};
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;

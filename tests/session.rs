@@ -37,7 +37,7 @@ fn idle_remaining(res: &reqwest::Response) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_expiry_happens_at_the_deadline_and_not_a_second_before() {
+async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before() {
     let (app, cookie) = signed_in().await;
     app.advance(IDLE - 1);
     let alive = app.status(Some(&cookie)).await;
@@ -106,7 +106,7 @@ async fn activity_extends_the_session_and_the_status_query_does_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn absolute_expiry_ends_a_constantly_active_session() {
+async fn asvs_3_3_2_absolute_expiry_ends_a_constantly_active_session() {
     let (app, cookie) = signed_in().await;
     let mut elapsed = 0;
     while elapsed + 600 < ABSOLUTE {
