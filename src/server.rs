@@ -87,9 +87,25 @@ pub async fn state(
     })
 }
 
+/// The app's routes, found once per process. Finding them renders the app
+/// with resource loading suppressed through a process-global flag, and a
+/// resource first polled meanwhile by a request to another server in the same
+/// process waits forever (leptos-rs/leptos#4773): the integration tests run
+/// many servers at once, and hung one page in a dozen runs before this.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::Mutex<Option<Vec<leptos_axum::AxumRouteListing>>> =
+        std::sync::Mutex::new(None);
+    let mut routes = ROUTES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    routes
+        .get_or_insert_with(|| generate_route_list(App))
+        .clone()
+}
+
 /// The whole HTTP application for `state`.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let session_layer = SessionManagerLayer::new(state.store.clone())
         .with_name(state.cookie_name)
         .with_secure(state.settings.session.cookie_secure)
