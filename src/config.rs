@@ -225,6 +225,30 @@ mod tests {
     }
 
     #[test]
+    fn database_url_takes_sqlite_or_postgres_and_names_itself_otherwise() {
+        for url in [
+            "sqlite://data/x.db",
+            "postgres://postgres@127.0.0.1:5432/app",
+            "postgresql://u:p@db/app?sslmode=disable",
+        ] {
+            let s =
+                Settings::from_sources(None, env(&[("DATABASE_URL", url)]), loopback()).unwrap();
+            assert_eq!(s.database_url, url);
+        }
+        let err = Settings::from_sources(
+            None,
+            env(&[("DATABASE_URL", "mysql://root@localhost/app")]),
+            loopback(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("postgres://"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let file = "[session-guard]\nitems_page_size = 50\nsession_idle_timeout_secs = 600\n";
         let s = Settings::from_sources(Some(file), env(&[("ITEMS_PAGE_SIZE", "7")]), loopback())
