@@ -16,20 +16,20 @@ use std::{
 use axum::{
     body::Body,
     extract::Request,
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, Method, StatusCode},
     middleware::Next,
     response::Response,
 };
 
 use serde_aux::serde_introspection::serde_introspect;
-use server_fn::{error::FromServerFnError, ServerFn};
+use server_fn::ServerFn;
 
 use crate::{
     auth::{SignIn, SignOut},
     error::AppError,
     items::{CreateItem, ListItems},
     security::MAX_BODY_BYTES,
-    session::{ExtendSession, SessionStatus},
+    session::{guard::json_error, ExtendSession, SessionStatus},
 };
 
 /// Every registered server function, by path and method.
@@ -186,13 +186,10 @@ fn percent_decode(raw: &[u8]) -> Option<String> {
         .and_then(|pairs| pairs.into_iter().next().map(|(key, _)| key))
 }
 
+/// `err` as JSON, under the status the refusal already has.
 fn json_response(status: StatusCode, err: &AppError) -> Response {
-    let mut res = Response::new(Body::from(err.ser()));
+    let mut res = json_error(err);
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     res
 }
 

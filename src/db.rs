@@ -15,9 +15,8 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    any::AnyPoolOptions,
-    postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    postgres::PgConnectOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
     Executor, PgPool, SqlitePool,
 };
 
@@ -28,6 +27,13 @@ pub type Pool = sqlx::AnyPool;
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 const MAX_CONNECTIONS: u32 = 8;
+
+/// Every pool here, of either backend, is bounded the same way.
+fn bounded<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
 
 /// Which database holds the data, with the pool its session store needs.
 #[derive(Clone, Debug)]
@@ -104,16 +110,12 @@ async fn connect_sqlite(url: &str) -> Result<Database, DbError> {
     }
     // This pool creates the file and switches it to WAL (which the file
     // keeps), so the portable pool below opens it as it is.
-    let sessions = SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    let sessions = bounded::<sqlx::Sqlite>()
         .connect_with(options)
         .await
         .map_err(DbError::Connect)?;
     sqlx::migrate!("./migrations/sqlite").run(&sessions).await?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    let pool = bounded::<sqlx::Any>()
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // Per connection, as above: WAL makes NORMAL durable enough
@@ -134,9 +136,7 @@ async fn connect_sqlite(url: &str) -> Result<Database, DbError> {
 
 async fn connect_postgres(url: &str) -> Result<Database, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
-    let sessions = PgPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    let sessions = bounded::<sqlx::Postgres>()
         .connect_with(options)
         .await
         .map_err(DbError::Connect)?;
@@ -145,9 +145,7 @@ async fn connect_postgres(url: &str) -> Result<Database, DbError> {
     sqlx::migrate!("./migrations/postgres")
         .run(&sessions)
         .await?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    let pool = bounded::<sqlx::Any>()
         .connect(url)
         .await
         .map_err(DbError::Connect)?;

@@ -92,25 +92,13 @@ async fn pages_carry_a_nonce_csp_and_every_answer_the_security_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_gets_413() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
     // The server answers from the declared length alone and closes; sending
     // the 2 MiB itself would race that close (a broken pipe on our side), so
     // only the request head goes out.
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/create_item HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nCookie: {cookie}\r\n\
-         Content-Length: {}\r\n\r\n",
-        2 * 1024 * 1024
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = stream.read(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    let answer = create_item_by_hand(&app, &cookie, 2 * 1024 * 1024, "").await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.contains("content-type: application/json"),
@@ -233,28 +221,40 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
 /// (30 s) with 408, rather than holding a task and a connection forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_never_arrives_gets_408() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/create_item HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nCookie: {cookie}\r\n\
-         Content-Length: 100\r\n\r\ntitle=slow"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut answer))
-        .await
-        .expect("the server answered within a minute")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    let answer = create_item_by_hand(&app, &cookie, 100, "title=slow").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(
         answer.contains("content-type: application/json"),
         "{answer}"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+}
+
+/// A create_item call written by hand: the head declares `length` body bytes
+/// and only `body` follows. Answers the start of the server's answer, which
+/// must come within a minute.
+async fn create_item_by_hand(
+    app: &common::TestApp,
+    cookie: &str,
+    length: usize,
+    body: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!(
+        "POST /api/create_item HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nCookie: {cookie}\r\n\
+         Content-Length: {length}\r\n\r\n{body}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut answer))
+        .await
+        .expect("the server answered within a minute")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).to_string()
 }

@@ -78,7 +78,7 @@ impl SignInThrottle {
     /// address must still wait, if it must.
     pub fn wait(&self, username: &str, addr: IpAddr) -> Option<Duration> {
         let now = Instant::now();
-        let Ok(mut refused) = self.refused_until.lock() else {
+        let Ok(refused) = self.refused_until.lock() else {
             return None;
         };
         [Key::User(username.to_owned(), addr), Key::Address(addr)]
@@ -87,14 +87,6 @@ impl SignInThrottle {
             .filter(|until| *until > now)
             .max()
             .map(|until| until - now)
-            .or_else(|| {
-                // The moment nothing is refused is a good one to forget
-                // refusals that have run out.
-                if refused.len() > 10_000 {
-                    refused.retain(|_, until| *until > now);
-                }
-                None
-            })
     }
 
     /// After a failed sign-in: counts it, and answers how long to wait when
@@ -120,6 +112,10 @@ impl SignInThrottle {
         let now = Instant::now();
         let mut longest = None;
         if let Ok(mut refused) = self.refused_until.lock() {
+            // Forget refusals that have run out before the map grows large.
+            if refused.len() > 10_000 {
+                refused.retain(|_, until| *until > now);
+            }
             for (key, wait) in verdicts {
                 if let Some(wait) = wait {
                     refused.insert(key, now + wait);

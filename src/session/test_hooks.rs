@@ -17,7 +17,6 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use leptos::prelude::provide_context;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::{
@@ -77,7 +76,7 @@ async fn baseline(State(state): State<AppState>, mut req: Request<Body>) -> Resp
     *req.uri_mut() = uri;
     req.extensions_mut()
         .insert(LiveSession::unchecked(user_id, &state));
-    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req)
+    crate::server::server_fn_handler(State(state), req)
         .await
         .into_response()
 }
