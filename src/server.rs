@@ -15,6 +15,7 @@ use axum::{
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower::Layer;
 use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer, trace::TraceLayer,
@@ -152,14 +153,11 @@ pub fn router(state: AppState) -> Router {
         // Outside the limits and the panic catcher, so that their refusals
         // of /api/ calls are JSON too.
         .layer(axum::middleware::from_fn(api::json_errors));
-    if state.settings.test_hooks {
-        app = app.merge(test_hooks::unguarded_routes());
-    }
     // Outside everything above, so refusals (401, 403, 408, 413) carry them too.
     for (name, value) in security::common_headers() {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
-    app.layer(
+    let app = app.layer(
             TraceLayer::new_for_http()
                 // Path only: query strings and headers (cookies) stay out of the log.
                 .make_span_with(|req: &Request<Body>| {
@@ -171,13 +169,17 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_failure(()),
         )
-        .with_state(state)
+        .with_state(state.clone());
+    if state.settings.test_hooks {
+        // It rewrites the path, so it goes around the whole router: a
+        // router's own layers run after routing.
+        return Router::new()
+            .fallback_service(from_fn_with_state(state, test_hooks::baseline).layer(app));
+    }
+    app
 }
 
-pub(crate) async fn server_fn_handler(
-    State(state): State<AppState>,
-    req: Request<Body>,
-) -> impl IntoResponse {
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
@@ -208,6 +210,7 @@ pub fn spawn_sweeper(state: &AppState) {
 pub struct Application {
     listener: TcpListener,
     pub state: AppState,
+    serving: db::ServingLock,
 }
 
 impl Application {

@@ -4,8 +4,9 @@
 //! these routes do it. Without the setting they do not exist (404).
 //!
 //! `scripts/bench` uses two more: server functions served without any session
-//! machinery (the baseline the guarded `list_items` is measured against) and
-//! a way to create many sessions without paying for as many Argon2 hashes.
+//! machinery (the [`baseline`] the guarded `list_items` is measured against)
+//! and a way to create many sessions without paying for as many Argon2
+//! hashes.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -13,6 +14,7 @@ use axum::{
     body::Body,
     extract::{Query, State},
     http::{Request, Uri},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -42,20 +44,33 @@ pub fn routes() -> Router<AppState> {
         .route("/__test/sessions", post(make_sessions))
 }
 
-/// Routes mounted outside the session layers.
-pub fn unguarded_routes() -> Router<AppState> {
-    Router::new().route("/__test/baseline/api/{*fn_name}", post(baseline))
-}
+/// Prefix of the benchmark's baseline: `/__test/baseline/api/{fn}`.
+const BASELINE_PREFIX: &str = "/__test/baseline";
 
 /// Header naming the user a baseline request runs as.
 pub const BASELINE_USER_HEADER: &str = "x-baseline-user";
 
-/// A server function run exactly as under `/api/`, but as the user named in
-/// [`BASELINE_USER_HEADER`] and without any session machinery: no cookie,
-/// no session load, no deadline check, no write. The guarded function finds
-/// the user where the guard layer would have put it. What the guard costs is
-/// the difference between this and the real path (`scripts/bench`).
-async fn baseline(State(state): State<AppState>, mut req: Request<Body>) -> Response {
+/// The benchmark's baseline (mounted outside every other layer, with the test
+/// hooks only): a call to `/__test/baseline/api/{fn}` becomes a call to
+/// `/api/{fn}` that every layer serves as usual (body checks, limits, JSON
+/// errors, the same handler) except that it already carries a live session
+/// for the user named in [`BASELINE_USER_HEADER`], which the guard takes as
+/// it is: no cookie, no session load, no deadline check, no write. What the
+/// guard costs is the difference between this and the real path
+/// (`scripts/bench`).
+pub async fn baseline(
+    State(state): State<AppState>,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response {
+    let Some(path) = req.uri().path().strip_prefix(BASELINE_PREFIX) else {
+        return next.run(req).await;
+    };
+    let Ok(uri) = path.parse::<Uri>() else {
+        return guard::json_error(&AppError::NotFound {
+            reason: "no such server function".into(),
+        });
+    };
     let user_id = req
         .headers()
         .get(BASELINE_USER_HEADER)
@@ -67,18 +82,10 @@ async fn baseline(State(state): State<AppState>, mut req: Request<Body>) -> Resp
             "a user id is required",
         ));
     };
-    let path = req.uri().path().replacen("/__test/baseline", "", 1);
-    let Ok(uri) = path.parse::<Uri>() else {
-        return guard::json_error(&AppError::NotFound {
-            reason: "no such server function".into(),
-        });
-    };
     *req.uri_mut() = uri;
     req.extensions_mut()
         .insert(LiveSession::unchecked(user_id, &state));
-    crate::server::server_fn_handler(State(state), req)
-        .await
-        .into_response()
+    next.run(req).await
 }
 
 #[derive(Debug, Deserialize)]
