@@ -64,6 +64,74 @@ pub enum DbError {
     Connect(sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "another session-guard server is already serving {path}: one server per SQLite file \
+         (each keeps sessions in memory); run several instances on PostgreSQL"
+    )]
+    InUse { path: String },
+    #[error("cannot lock the database file {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// One server per SQLite file. A server keeps session records in memory
+/// (`session::cache`) and, on SQLite, has no way to hear another process
+/// change them, so a second server on the same file is refused at start-up
+/// instead of serving a signed-out session from memory. Held while the
+/// server runs; the operating system releases it when the process ends.
+/// The command-line tools (`add-user`, `seed-demo`) do not take it: they
+/// never touch sessions.
+#[derive(Debug)]
+pub struct ServingLock {
+    /// Locked while open; closing it unlocks.
+    _file: Option<std::fs::File>,
+}
+
+impl ServingLock {
+    pub fn acquire(url: &str) -> Result<Self, DbError> {
+        if !is_sqlite(url) {
+            return Ok(ServingLock { _file: None });
+        }
+        let options = SqliteConnectOptions::from_str(url).map_err(DbError::Url)?;
+        let path = options.get_filename();
+        if path.as_os_str() == ":memory:" {
+            return Ok(ServingLock { _file: None });
+        }
+        create_parent_dir(path)?;
+        let shown = path.display().to_string();
+        let lock_error = |source| DbError::Lock {
+            path: shown.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(lock_error)?;
+        // flock(2) on Linux: separate from the POSIX locks SQLite itself
+        // takes, so it does not get in SQLite's way.
+        match file.try_lock() {
+            Ok(()) => Ok(ServingLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(DbError::InUse { path: shown }),
+            Err(std::fs::TryLockError::Error(source)) => Err(lock_error(source)),
+        }
+    }
+}
+
+fn create_parent_dir(path: &std::path::Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Dir {
+                path: dir.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The backend a `DATABASE_URL` names, judged by its scheme alone.
@@ -100,14 +168,7 @@ async fn connect_sqlite(url: &str) -> Result<Database, DbError> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    if let Some(dir) = options.get_filename().parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-    }
+    create_parent_dir(options.get_filename())?;
     // This pool creates the file and switches it to WAL (which the file
     // keeps), so the portable pool below opens it as it is.
     let sessions = bounded::<sqlx::Sqlite>()

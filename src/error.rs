@@ -154,6 +154,14 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session_store::Error> for AppError {
+    fn from(err: tower_sessions::session_store::Error) -> Self {
+        tracing::warn!(error = %err, "session store error");
+        AppError::Unavailable
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

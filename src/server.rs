@@ -220,12 +220,17 @@ impl Application {
         clock: Clock,
     ) -> Result<Self, StartError> {
         let addr = leptos.site_addr;
+        let serving = db::ServingLock::acquire(&settings.database_url)?;
         let state = state(settings, leptos, clock).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
         password::warm_up().await;
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            serving,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -233,6 +238,8 @@ impl Application {
     }
 
     pub async fn run(self) -> std::io::Result<()> {
+        // Held until the server stops (or its task is dropped).
+        let _serving = self.serving;
         spawn_sweeper(&self.state);
         let app = router(self.state);
         // The peer's address reaches sign-in throttling through ConnectInfo.

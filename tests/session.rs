@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, spawn_app, spawn_app_with, TestApp};
+use common::{backend, json, spawn_app, spawn_app_with, Backend, TestApp};
 use reqwest::header;
 use session_guard::session::{
     guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
@@ -192,6 +192,77 @@ async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
         (1..=8).contains(&writes),
         "{writes} session writes for 1,000 requests"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_requests_in_a_row_read_the_session_from_memory_on_sqlite_only() {
+    let (app, cookie) = signed_in().await;
+    let store = &app.state.store;
+    let reads_before = store.reads();
+    let hits_before = store.cache_hits();
+    for _ in 0..500 {
+        let res = app
+            .call("list_items", Some(&cookie), &[("page", "1")])
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let reads = store.reads() - reads_before;
+    let hits = store.cache_hits() - hits_before;
+    assert_eq!(reads + hits, 500, "every request loaded its session once");
+    if backend() == Backend::Sqlite {
+        // One read fills the cache; an entry lives 10 s, so a slow run
+        // reads again now and then.
+        assert!(reads <= 10, "{reads} database reads for 500 requests");
+    } else {
+        assert_eq!(
+            reads, 500,
+            "on PostgreSQL, shared by several instances, every request reads"
+        );
+    }
+
+    // Memory never keeps a session alive past its deadline, nor one that
+    // ended: the deadline is checked on every request.
+    app.advance(IDLE);
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(json(res).await["reason"], "idle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_alive() {
+    let (app, cookie) = signed_in().await;
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 200, "the session is now in memory");
+
+    // Another writer this server does not hear (as if a notification from
+    // another instance were lost) records activity near the deadline.
+    app.advance(IDLE - 5);
+    let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+    let unheard = store::GuardedStore::new(&app.state.db.sessions, app.state.policy);
+    let mut record = unheard.load_fresh(&id).await.unwrap().expect("stored");
+    let mut data = store::session_data(&record).unwrap();
+    data.last_activity = app.clock.now();
+    record
+        .data
+        .insert(SESSION_KEY.to_owned(), serde_json::to_value(&data).unwrap());
+    unheard.save(&record).await.unwrap();
+
+    // Past the deadline the copy in memory shows, within the real one.
+    app.advance(10);
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 200, "ended on an outdated copy");
+    let remaining: i64 = res.headers()["session-idle-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(remaining > (IDLE - 15) as i64, "{remaining} s left");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

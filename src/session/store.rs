@@ -8,8 +8,11 @@
 //!   record that no longer exists is dropped.
 //! - `last_activity` never moves backwards: a slow request saving an older
 //!   time keeps the newer one already stored.
-//! - Every write is counted, so tests and benchmarks can prove the store is
-//!   not touched on every request.
+//! - On SQLite, records are read from memory between changes (`cache`);
+//!   on PostgreSQL, shared by several instances, from the database on
+//!   every request.
+//! - Every write and every database read is counted, so tests and
+//!   benchmarks can prove the store is not touched on every request.
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
@@ -25,6 +28,7 @@ use tower_sessions::{
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::{
+    cache::SessionCache,
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
     EndReason,
@@ -62,7 +66,10 @@ macro_rules! on_backend {
 pub struct GuardedStore {
     inner: Backend,
     policy: Policy,
+    /// Only where this server is the sessions' only writer (SQLite).
+    cache: Option<SessionCache>,
     writes: Arc<AtomicU64>,
+    reads: Arc<AtomicU64>,
 }
 
 impl GuardedStore {
@@ -77,10 +84,14 @@ impl GuardedStore {
                     .unwrap_or_else(|_| PostgresStore::new(pool.clone())),
             ),
         };
+        // On SQLite this server is the only writer (`db::ServingLock`).
+        let cache = matches!(pool, SessionPool::Sqlite(_)).then(SessionCache::default);
         GuardedStore {
             inner,
             policy,
+            cache,
             writes: Arc::default(),
+            reads: Arc::default(),
         }
     }
 
@@ -92,6 +103,36 @@ impl GuardedStore {
     /// How many records were created or saved since start-up.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// How many loads went to the database since start-up.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// How many loads memory answered since start-up.
+    pub fn cache_hits(&self) -> u64 {
+        self.cache.as_ref().map_or(0, SessionCache::hits)
+    }
+
+    /// Whether loads may be answered from memory (SQLite).
+    pub fn caches(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Forgets `id` in memory, after a change to it.
+    fn evict(&self, id: &Id) {
+        if let Some(cache) = &self.cache {
+            cache.evict(id);
+        }
+    }
+
+    /// The record as the database holds it now, never from memory: for
+    /// decisions that must not rest on a copy (ending a session, merging a
+    /// save).
+    pub async fn load_fresh(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        on_backend!(&self.inner, store => store.load(id).await)
     }
 
     fn set_expiry(&self, record: &mut Record) {
@@ -107,7 +148,8 @@ impl GuardedStore {
     }
 }
 
-fn session_data(record: &Record) -> Option<SessionData> {
+/// Our data in a record, if it holds any.
+pub fn session_data(record: &Record) -> Option<SessionData> {
     record
         .data
         .get(SESSION_KEY)
@@ -119,11 +161,15 @@ impl SessionStore for GuardedStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.set_expiry(record);
         self.writes.fetch_add(1, Ordering::Relaxed);
-        on_backend!(&self.inner, store => store.create(record).await)
+        let written = on_backend!(&self.inner, store => store.create(record).await);
+        // After the write (whether or not it answered well: it may have
+        // happened), so that a load racing with it cannot keep the old.
+        self.evict(&record.id);
+        written
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let Some(stored) = self.load(&record.id).await? else {
+        let Some(stored) = self.load_fresh(&record.id).await? else {
             tracing::debug!("not saving a session that ended meanwhile");
             return Ok(());
         };
@@ -138,15 +184,30 @@ impl SessionStore for GuardedStore {
         }
         self.set_expiry(&mut record);
         self.writes.fetch_add(1, Ordering::Relaxed);
-        on_backend!(&self.inner, store => store.save(&record).await)
+        let written = on_backend!(&self.inner, store => store.save(&record).await);
+        self.evict(&record.id);
+        written
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        on_backend!(&self.inner, store => store.load(id).await)
+        let Some(cache) = &self.cache else {
+            return self.load_fresh(id).await;
+        };
+        if let Some(record) = cache.get(id) {
+            return Ok(Some(record));
+        }
+        let ticket = cache.ticket();
+        let record = self.load_fresh(id).await?;
+        if let Some(record) = &record {
+            cache.fill(ticket, record.clone());
+        }
+        Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        on_backend!(&self.inner, store => store.delete(id).await)
+        let deleted = on_backend!(&self.inner, store => store.delete(id).await);
+        self.evict(id);
+        deleted
     }
 }
 

@@ -125,5 +125,10 @@ async fn advance(State(state): State<AppState>, Query(by): Query<Advance>) -> Js
 }
 
 async fn stats(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "session_writes": state.store.writes(), "now": state.clock.now() }))
+    Json(json!({
+        "session_writes": state.store.writes(),
+        "session_reads": state.store.reads(),
+        "session_cache_hits": state.store.cache_hits(),
+        "now": state.clock.now(),
+    }))
 }

@@ -26,7 +26,7 @@ use session_guard::{
     clock::Clock,
     config::Settings,
     items::repo,
-    server::{leptos_options, Application},
+    server::{leptos_options, Application, StartError},
     state::AppState,
 };
 use tempfile::TempDir;
@@ -161,6 +161,15 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 /// Starts a server on `db` (its `DATABASE_URL` unless `env` names another)
 /// with this clock.
 pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestApp {
+    try_start(db, clock, env).await.expect("server starts")
+}
+
+/// [`start`], answering why a server would not start.
+pub async fn try_start(
+    db: Arc<TestDb>,
+    clock: Clock,
+    env: &[(&str, &str)],
+) -> Result<TestApp, StartError> {
     let mut vars: BTreeMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -170,9 +179,7 @@ pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestA
     let mut leptos = leptos_options().expect("leptos options");
     leptos.site_addr = "127.0.0.1:0".parse::<SocketAddr>().unwrap();
     let settings = Settings::from_sources(None, vars, leptos.site_addr).expect("settings");
-    let app = Application::build(settings, leptos, clock.clone())
-        .await
-        .expect("server starts");
+    let app = Application::build(settings, leptos, clock.clone()).await?;
     let addr = app.local_addr().unwrap();
     let state = app.state.clone();
     let server = tokio::spawn(app.run());
@@ -181,14 +188,14 @@ pub async fn start(db: Arc<TestDb>, clock: Clock, env: &[(&str, &str)]) -> TestA
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    TestApp {
+    Ok(TestApp {
         base: format!("http://{addr}"),
         clock,
         state,
         http,
         db,
         server,
-    }
+    })
 }
 
 /// The session cookie (`name=value`) a response sets, if any.

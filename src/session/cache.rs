@@ -1,0 +1,166 @@
+//! Session records kept in memory between requests, for a server that is
+//! the only one changing them, so that the guard does not read the database
+//! on every call.
+//!
+//! Used on SQLite only, where one server holds the file for itself
+//! (`db::ServingLock`) and so sees every change, since it makes them. On
+//! PostgreSQL several instances share the sessions, and a sign-out on one
+//! must be refused by the others on the very next request; a copy in memory
+//! there would need every instance to acknowledge every change before it is
+//! answered, which is not built (a prototype evicting on `LISTEN`/`NOTIFY`
+//! still served a signed-out session about once in ten tries), so each
+//! request reads the database there.
+//!
+//! What it promises:
+//! - A change made through the store evicts the record after the write, so
+//!   the next load reads what was written.
+//! - A fill never stores a record older than an eviction: every eviction
+//!   bumps an epoch, and a load that started before it does not fill.
+//! - Entries live at most [`TIME_TO_LIVE`], which bounds how long a change
+//!   made behind the server's back (an operator's SQL) goes unseen.
+//!
+//! The guard re-reads the database before ending a session on what memory
+//! said (`GuardedStore::load_fresh`), so even such a copy can never end a
+//! session early.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    time::Duration,
+};
+
+use moka::sync::Cache;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+
+/// How long an entry may be served without being read again.
+pub const TIME_TO_LIVE: Duration = Duration::from_secs(10);
+
+/// Entries at most; past it the least used go first.
+const CAPACITY: u64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct SessionCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    records: Cache<Id, Record>,
+    /// Bumped by every eviction; guards fills, see [`SessionCache::fill`].
+    epoch: Mutex<u64>,
+    hits: AtomicU64,
+}
+
+/// Taken before reading the database, handed back to [`SessionCache::fill`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache {
+            inner: Arc::new(Inner {
+                records: Cache::builder()
+                    .max_capacity(CAPACITY)
+                    .time_to_live(TIME_TO_LIVE)
+                    .build(),
+                epoch: Mutex::new(0),
+                hits: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl SessionCache {
+    fn epoch(&self) -> MutexGuard<'_, u64> {
+        // A plain counter, consistent after any panic.
+        self.inner
+            .epoch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The record, if memory holds it.
+    pub fn get(&self, id: &Id) -> Option<Record> {
+        let record = self.inner.records.get(id)?;
+        // The store's own filter, which a database read would apply.
+        if record.expiry_date <= OffsetDateTime::now_utc() {
+            return None;
+        }
+        self.inner.hits.fetch_add(1, Ordering::Relaxed);
+        Some(record)
+    }
+
+    /// Marks the start of a database read whose result may fill the cache.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(*self.epoch())
+    }
+
+    /// Keeps `record`, read from the database after `ticket` was taken,
+    /// unless something was evicted since: the read may predate that change.
+    pub fn fill(&self, ticket: Ticket, record: Record) {
+        let epoch = self.epoch();
+        if *epoch == ticket.0 {
+            self.inner.records.insert(record.id, record);
+        }
+    }
+
+    /// Forgets `id`: it changed.
+    pub fn evict(&self, id: &Id) {
+        let mut epoch = self.epoch();
+        *epoch += 1;
+        self.inner.records.invalidate(id);
+    }
+
+    /// Loads answered from memory since start-up.
+    pub fn hits(&self) -> u64 {
+        self.inner.hits.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn serves_what_was_filled_until_it_is_evicted() {
+        let cache = SessionCache::default();
+        let record = record();
+        cache.fill(cache.ticket(), record.clone());
+        assert_eq!(cache.get(&record.id), Some(record.clone()));
+        cache.evict(&record.id);
+        assert_eq!(cache.get(&record.id), None);
+    }
+
+    #[test]
+    fn a_read_that_started_before_an_eviction_does_not_fill() {
+        let cache = SessionCache::default();
+        let record = record();
+        let ticket = cache.ticket();
+        // Meanwhile a request changed a session.
+        cache.evict(&Id::default());
+        cache.fill(ticket, record.clone());
+        assert_eq!(cache.get(&record.id), None);
+    }
+
+    #[test]
+    fn a_record_past_its_expiry_date_is_not_served() {
+        let cache = SessionCache::default();
+        let mut record = record();
+        record.expiry_date = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        cache.fill(cache.ticket(), record.clone());
+        assert_eq!(cache.get(&record.id), None);
+    }
+}
