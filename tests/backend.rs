@@ -143,14 +143,8 @@ async fn a_second_server_on_one_sqlite_file_is_refused_and_the_first_keeps_servi
     assert!(message.contains("PostgreSQL"), "{message}");
     let res = a.call("list_items", Some(&cookie), &[("page", "1")]).await;
     assert_eq!(res.status(), 200, "the first server is untouched");
-
-    // Once it stops, the file can be served again.
-    let (db, clock) = a.stop().await;
-    let again = start(db, clock, &[]).await;
-    let res = again
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
-    assert_eq!(res.status(), 200, "the session outlived the restart");
+    // That the file is free again once the server stops, tests/restart.rs
+    // shows: it starts a new server on it.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

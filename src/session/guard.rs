@@ -103,19 +103,20 @@ pub async fn check(
     };
     let now = state.clock.now();
     let mut verdict = state.policy.verdict(&data, now, activity);
-    if let (Verdict::Ended(reason), true) = (verdict, state.store.caches()) {
+    let on_a_copy = state.store.caches().then(|| session.id()).flatten();
+    if let (Verdict::Ended(reason), Some(id)) = (verdict, on_a_copy) {
         // The record came from memory, which a change made behind this
         // server's back (an operator's SQL) does not reach: a session ends
         // on what the database says, never on a copy.
-        match reread(state, session).await? {
+        let fresh = state.store.load_fresh(&id).await?;
+        match fresh.as_ref().and_then(store::session_data) {
             Some(fresh) => {
                 data = fresh;
                 verdict = state.policy.verdict(&data, now, activity);
             }
             None => {
                 // Gone from the database meanwhile: say why, if known.
-                let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-                let told = store::ending_reason(&state.db.pool, &id, now).await?;
+                let told = store::ending_reason(&state.db.pool, &id.to_string(), now).await?;
                 return Ok(Outcome::Ended(told.unwrap_or(reason)));
             }
         }
@@ -144,15 +145,6 @@ pub async fn check(
             }))
         }
     }
-}
-
-/// This request's session data as the database holds it now.
-async fn reread(state: &AppState, session: &Session) -> Result<Option<SessionData>, AppError> {
-    let Some(id) = session.id() else {
-        return Ok(None);
-    };
-    let record = state.store.load_fresh(&id).await?;
-    Ok(record.as_ref().and_then(store::session_data))
 }
 
 /// Starts a session for a user who just proved who they are. The id is
