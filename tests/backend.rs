@@ -126,6 +126,67 @@ async fn sessions_ended_by_sql_in_the_database_are_refused_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_database_ends_cost_at_most_a_503_each() {
+    if backend() != Backend::Postgres {
+        eprintln!("skipped: PostgreSQL only (SQLite has no connections to end)");
+        return;
+    }
+    let app = common::spawn_app().await;
+    let alice = app.add_user("alice", "s3cret").await;
+    app.add_items(alice, 3).await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
+        .await
+        .unwrap();
+    for round in 0..3 {
+        // Connections used a moment ago, which the pools hand out unchecked.
+        for _ in 0..4 {
+            let res = app
+                .call("list_items", Some(&cookie), &[("page", "1")])
+                .await;
+            assert_eq!(res.status(), 200);
+        }
+        // What a database restart or an administrator does to them.
+        // MATERIALIZED: the filter is applied before anything is terminated
+        // (PostgreSQL may evaluate one WHERE's conditions in any order).
+        let (ended,): (i64,) = sqlx::query_as(
+            "WITH doomed AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) \
+             SELECT count(*) FROM doomed WHERE pg_terminate_backend(pid)",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        assert!(ended > 0, "round {round}: the server held no connection");
+        let mut unavailable = 0;
+        loop {
+            let res = app
+                .call("list_items", Some(&cookie), &[("page", "1")])
+                .await;
+            match res.status().as_u16() {
+                200 => {
+                    assert_eq!(json(res).await["item_count"], 3);
+                    break;
+                }
+                503 => {
+                    assert_eq!(json(res).await["error"], "unavailable");
+                    unavailable += 1;
+                    // Each ended connection fails one request at most.
+                    assert!(
+                        unavailable <= ended,
+                        "round {round}: {unavailable} answers 503 for {ended} ended connections"
+                    );
+                }
+                other => panic!(
+                    "round {round}: an ended connection answered {other}: {}",
+                    res.text().await.unwrap_or_default()
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_one_sqlite_file_is_refused_and_the_first_keeps_serving() {
     if backend() != Backend::Sqlite {
         eprintln!("skipped: SQLite only (PostgreSQL serves several instances)");
