@@ -6,6 +6,7 @@ import { advanceServerClock, hydrated, newUser, signIn } from './support';
 
 const IDLE = 900;
 const WARNING = 120;
+const ABSOLUTE = 28800;
 
 /** Lets `secs` pass for the server and for every page of the browser context. */
 async function pass(page: Page, request: APIRequestContext, secs: number) {
@@ -235,4 +236,38 @@ test('7. no accessibility violations on the login page, the items page and both 
   await pass(page, request, WARNING + 2);
   await expect(expired(page)).toBeVisible();
   await scan();
+});
+
+test('8. at the maximum lifetime the warning says so, offers no Stay signed in, and stays closed once read', async ({ page, request }) => {
+  await page.clock.install();
+  await signIn(page, newUser('limit', 'pw', 1), 'pw');
+  // Active on the server for all but the last 800 s of the maximum lifetime
+  // (the browser's clock stands still meanwhile).
+  for (let passed = 0; passed < ABSOLUTE - 800; passed += 800) {
+    await advanceServerClock(request, 800);
+    const res = await page.request.post('/api/extend_session', { headers: { Accept: 'application/json' } });
+    expect(res.status()).toBe(200);
+  }
+  await page.reload();
+  await hydrated(page);
+
+  // 115 s to the limit, 215 s to the idle deadline: the limit comes first.
+  await pass(page, request, 800 - WARNING + 5);
+  await expect(warning(page)).toBeVisible();
+  await expect(warning(page)).toContainText('maximum length');
+  await expect(warning(page).getByRole('button', { name: 'Stay signed in' })).toHaveCount(0);
+  const read = warning(page).getByRole('button', { name: 'Continue working' });
+  await expect(read).toBeFocused();
+  const scan = await new AxeBuilder({ page }).analyze();
+  expect(scan.violations.map((v) => v.id)).toEqual([]);
+
+  await read.click();
+  await expect(warning(page)).toHaveCount(0);
+  await pass(page, request, 60);
+  await expect(warning(page)).toHaveCount(0);
+  expect((await status(page)).signed_in).toBe(true);
+
+  await pass(page, request, 60);
+  await expect(expired(page)).toBeVisible();
+  await expect(expired(page)).toContainText('maximum length');
 });

@@ -8,30 +8,50 @@ use super::{countdown, EndReason};
 use crate::auth::SignIn;
 
 /// Shown `SESSION_WARNING_SECS` before the end. Only a button closes it:
-/// moving the mouse or pressing keys elsewhere does not.
+/// moving the mouse or pressing keys elsewhere does not. When the end is the
+/// session's maximum lifetime (`at_the_limit`), staying signed in cannot
+/// move it: the dialog says so and its first button only closes it.
 #[component]
 pub fn WarningDialog(
     /// Whole seconds left.
     remaining: Signal<i64>,
+    at_the_limit: Signal<bool>,
     on_stay: Callback<()>,
+    /// The user has read that the session is at its limit.
+    on_read: Callback<()>,
     on_sign_out: Callback<()>,
 ) -> impl IntoView {
     let stay = NodeRef::<html::Button>::new();
     focus_while_open(stay);
     // Announced politely at milestones only, not every second.
     let announcement = Memo::new(move |_| countdown::announcement(remaining.get()));
+    let pick = move |limit: &'static str, idle: &'static str| {
+        move || if at_the_limit.get() { limit } else { idle }
+    };
 
     view! {
         <Modal role="alertdialog" title_id="session-warning-title" text_id="session-warning-text">
-                <h2 id="session-warning-title">"Your session is about to expire"</h2>
+                <h2 id="session-warning-title">
+                    {pick("Your session is about to reach its time limit", "Your session is about to expire")}
+                </h2>
                 <p id="session-warning-text">
                     "You will be signed out in "
                     <span role="timer" class="countdown">{move || countdown::mmss(remaining.get())}</span>
-                    " unless you stay signed in."
+                    {pick(
+                        ", when this session reaches its maximum length, which staying signed in \
+                         cannot extend. Save your work: after signing in again you keep this page.",
+                        " unless you stay signed in.",
+                    )}
                 </p>
                 <div class="dialog-actions">
-                    <button node_ref=stay type="button" on:click=move |_| on_stay.run(())>
-                        "Stay signed in"
+                    <button
+                        node_ref=stay
+                        type="button"
+                        on:click=move |_| {
+                            if at_the_limit.get_untracked() { on_read.run(()) } else { on_stay.run(()) }
+                        }
+                    >
+                        {pick("Continue working", "Stay signed in")}
                     </button>
                     <button type="button" class="secondary" on:click=move |_| on_sign_out.run(())>
                         "Sign out"

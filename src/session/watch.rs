@@ -82,27 +82,46 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
     let asking = StoredValue::new(false);
     let last_asked = StoredValue::new(f64::MIN);
 
-    let remaining = Memo::new({
+    // Seconds left to the idle and to the absolute deadline, as known.
+    let left = Memo::new({
         let state = state.clone();
         move |_| {
             let at = now.get();
             let idle = state.idle.get().map(|r| r.remaining_at(at));
             let absolute = state.absolute.get().map(|r| r.remaining_at(at));
-            match (idle, absolute) {
-                (Some(i), Some(a)) => Some(i.min(a)),
-                (i, a) => i.or(a),
-            }
+            (idle, absolute)
         }
+    });
+    let remaining = Memo::new(move |_| match left.get() {
+        (Some(i), Some(a)) => Some(i.min(a)),
+        (i, a) => i.or(a),
     });
     let ended = Signal::derive({
         let state = state.clone();
         move || state.ended.get()
     });
+    // The end that comes first is the maximum lifetime, which no activity
+    // or "Stay signed in" moves: the warning then says so, offers only to
+    // go on working, and once read stays closed. Strictly first: where the
+    // two coincide (a fresh session with both timeouts equal) the contract's
+    // idle warning stands.
+    let at_the_limit = Memo::new(move |_| match left.get() {
+        (Some(i), Some(a)) => a < i,
+        (i, a) => i.is_none() && a.is_some(),
+    });
+    let limit_read = RwSignal::new(false);
+    Effect::new(move |_| {
+        if !at_the_limit.get() {
+            limit_read.set(false);
+        }
+    });
     let warning_open = Memo::new({
         let state = state.clone();
         move |_| {
             let lead = state.warning_secs.get();
-            ended.get().is_none() && remaining.get().is_some_and(|r| r > 0 && r <= lead)
+            ended.get().is_none()
+                && remaining.get().is_some_and(|r| r > 0 && r <= lead)
+                && !(at_the_limit.get() && limit_read.get())
         }
     });
 
@@ -314,6 +333,7 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
         let extend = extend.clone();
         move |()| extend()
     });
+    let on_read = Callback::new(move |()| limit_read.set(true));
     let on_sign_out = Callback::new({
         let post = post.clone();
         move |()| {
@@ -353,7 +373,9 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
         <Show when=move || warning_open.get()>
             <WarningDialog
                 remaining=Signal::derive(move || remaining.get().unwrap_or(0))
+                at_the_limit=at_the_limit.into()
                 on_stay
+                on_read
                 on_sign_out
             />
         </Show>
