@@ -17,6 +17,15 @@ pub type UnixSecs = i64;
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_secs: Arc<AtomicI64>,
+    /// Stands still between advances (tests that count whole seconds).
+    frozen: bool,
+}
+
+fn system_secs() -> UnixSecs {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Clock {
@@ -24,12 +33,19 @@ impl Clock {
         Self::default()
     }
 
+    /// Starts at the system's time and moves only when advanced, so a test
+    /// that crosses a second boundary between two requests sees no time
+    /// pass.
+    pub fn frozen() -> Self {
+        Clock {
+            offset_secs: Arc::new(AtomicI64::new(system_secs())),
+            frozen: true,
+        }
+    }
+
     pub fn now(&self) -> UnixSecs {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        real + self.offset_secs.load(Ordering::Acquire)
+        let base = if self.frozen { 0 } else { system_secs() };
+        base + self.offset_secs.load(Ordering::Acquire)
     }
 
     /// Moves this clock (and every clone of it) forward.
@@ -44,6 +60,17 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let clock = Clock::frozen();
+        let start = clock.now();
+        assert!((system_secs() - start).abs() <= 1);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(clock.now(), start);
+        clock.clone().advance(Duration::from_secs(5));
+        assert_eq!(clock.now(), start + 5);
+    }
 
     #[test]
     fn advancing_moves_every_clone() {

@@ -155,7 +155,9 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with these settings (as environment variables would give them).
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let db = Arc::new(TestDb::new().await);
-    start(db, Clock::system(), env).await
+    // Frozen: tests count whole seconds, and a real second passing between
+    // two requests would shift them.
+    start(db, Clock::frozen(), env).await
 }
 
 /// Starts a server on `db` (its `DATABASE_URL` unless `env` names another)
