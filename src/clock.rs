@@ -16,6 +16,7 @@ pub type UnixSecs = i64;
 
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
+    /// Added to the system's time; for a frozen clock, the whole time.
     offset_secs: Arc<AtomicI64>,
     /// Stands still between advances (tests that count whole seconds).
     frozen: bool,
