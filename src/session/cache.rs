@@ -1,15 +1,11 @@
-//! Session records kept in memory between requests, for a server that is
-//! the only one changing them, so that the guard does not read the database
-//! on every call.
+//! Session records kept in memory between requests, so that the guard does
+//! not read the database on every call.
 //!
-//! Used on SQLite only, where one server holds the file for itself
-//! (`db::ServingLock`) and so sees every change, since it makes them. On
-//! PostgreSQL several instances share the sessions, and a sign-out on one
-//! must be refused by the others on the very next request; a copy in memory
-//! there would need every instance to acknowledge every change before it is
-//! answered, which is not built (a prototype evicting on `LISTEN`/`NOTIFY`
-//! still served a signed-out session about once in ten tries), so each
-//! request reads the database there.
+//! On SQLite, one server holds the file for itself (`db::ServingLock`) and
+//! so sees every change, since it makes them. On PostgreSQL, several
+//! instances share the sessions; each hears the others' changes
+//! (`changes`) and serves from memory only once it has caught up with every
+//! change committed before the request.
 //!
 //! What it promises:
 //! - A change made through the store evicts the record after the write, so
@@ -17,7 +13,8 @@
 //! - A fill never stores a record older than an eviction: every eviction
 //!   bumps an epoch, and a load that started before it does not fill.
 //! - Entries live at most [`TIME_TO_LIVE`], which bounds how long a change
-//!   made behind the server's back (an operator's SQL) goes unseen.
+//!   made behind the server's back goes unseen (on SQLite, an operator's SQL;
+//!   PostgreSQL's trigger reports those too).
 //!
 //! The guard re-reads the database before ending a session on what memory
 //! said (`GuardedStore::load_fresh`), so even such a copy can never end a
@@ -114,6 +111,13 @@ impl SessionCache {
         self.inner.records.invalidate(id);
     }
 
+    /// Forgets everything: what changed is not known.
+    pub fn clear(&self) {
+        let mut epoch = self.epoch();
+        *epoch += 1;
+        self.inner.records.invalidate_all();
+    }
+
     /// Loads answered from memory since start-up.
     pub fn hits(&self) -> u64 {
         self.inner.hits.load(Ordering::Relaxed)
@@ -142,6 +146,18 @@ mod tests {
         assert_eq!(cache.get(&record.id), Some(record.clone()));
         cache.evict(&record.id);
         assert_eq!(cache.get(&record.id), None);
+    }
+
+    #[test]
+    fn clearing_forgets_every_record_and_refuses_fills_begun_before() {
+        let cache = SessionCache::default();
+        let (kept, late) = (record(), record());
+        cache.fill(cache.ticket(), kept.clone());
+        let ticket = cache.ticket();
+        cache.clear();
+        cache.fill(ticket, late.clone());
+        assert_eq!(cache.get(&kept.id), None);
+        assert_eq!(cache.get(&late.id), None);
     }
 
     #[test]

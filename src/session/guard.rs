@@ -103,11 +103,10 @@ pub async fn check(
     };
     let now = state.clock.now();
     let mut verdict = state.policy.verdict(&data, now, activity);
-    let on_a_copy = state.store.caches().then(|| session.id()).flatten();
-    if let (Verdict::Ended(reason), Some(id)) = (verdict, on_a_copy) {
-        // The record came from memory, which a change made behind this
-        // server's back (an operator's SQL) does not reach: a session ends
-        // on what the database says, never on a copy.
+    if let (Verdict::Ended(reason), Some(id)) = (verdict, session.id()) {
+        // The record may have come from memory, which a change this server
+        // has not heard of does not reach (on SQLite, an operator's SQL): a
+        // session ends on what the database says, never on a copy.
         let fresh = state.store.load_fresh(&id).await?;
         match fresh.as_ref().and_then(store::session_data) {
             Some(fresh) => {

@@ -8,8 +8,10 @@
 //! - `store` (server): the tower-sessions store wrapper that sets each record's
 //!   expiry from the policy, never resurrects a deleted session, never moves
 //!   `last_activity` backwards, and sweeps what has ended.
-//! - `cache` (server): on SQLite, the records in memory between requests,
-//!   evicted on every change.
+//! - `cache` (server): the records in memory between requests, evicted on
+//!   every change.
+//! - `changes` (server): on PostgreSQL, every instance hears the changes
+//!   the others make, and catches up before it trusts its memory.
 //! - `client`: the one place in the browser that sees every server-function
 //!   answer (custom server_fn `Client`).
 //! - `tracker`: the reactive place holding what the last answer said about the
@@ -33,6 +35,8 @@ pub use watch::{SessionGuard, TabChannel};
 
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
+pub mod changes;
 #[cfg(feature = "ssr")]
 pub mod guard;
 #[cfg(feature = "ssr")]

@@ -8,9 +8,10 @@
 //!   record that no longer exists is dropped.
 //! - `last_activity` never moves backwards: a slow request saving an older
 //!   time keeps the newer one already stored.
-//! - On SQLite, records are read from memory between changes (`cache`);
-//!   on PostgreSQL, shared by several instances, from the database on
-//!   every request.
+//! - Records are read from memory between changes (`cache`); on
+//!   PostgreSQL, shared by several instances, only once this instance has
+//!   heard every change committed before the load (`changes`), else from
+//!   the database.
 //! - Every write and every database read is counted, so tests and
 //!   benchmarks can prove the store is not touched on every request.
 
@@ -29,6 +30,7 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::{
     cache::SessionCache,
+    changes::Changes,
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
     EndReason,
@@ -66,13 +68,16 @@ macro_rules! on_backend {
 pub struct GuardedStore {
     inner: Backend,
     policy: Policy,
-    /// Only where this server is the sessions' only writer (SQLite).
-    cache: Option<SessionCache>,
+    cache: SessionCache,
+    /// On PostgreSQL: what other instances changed, before memory is trusted.
+    changes: Option<Changes>,
     writes: Arc<AtomicU64>,
     reads: Arc<AtomicU64>,
 }
 
 impl GuardedStore {
+    /// The store over `pool`; on PostgreSQL it starts hearing changes, so
+    /// it needs a Tokio runtime.
     pub fn new(pool: &SessionPool, policy: Policy) -> Self {
         let inner = match pool {
             // The SQLite store's default table is already `tower_sessions`.
@@ -84,12 +89,17 @@ impl GuardedStore {
                     .unwrap_or_else(|_| PostgresStore::new(pool.clone())),
             ),
         };
+        let cache = SessionCache::default();
         // On SQLite this server is the only writer (`db::ServingLock`).
-        let cache = matches!(pool, SessionPool::Sqlite(_)).then(SessionCache::default);
+        let changes = match pool {
+            SessionPool::Sqlite(_) => None,
+            SessionPool::Postgres(pool) => Some(Changes::hear(pool.clone(), cache.clone())),
+        };
         GuardedStore {
             inner,
             policy,
             cache,
+            changes,
             writes: Arc::default(),
             reads: Arc::default(),
         }
@@ -112,18 +122,15 @@ impl GuardedStore {
 
     /// How many loads memory answered since start-up.
     pub fn cache_hits(&self) -> u64 {
-        self.cache.as_ref().map_or(0, SessionCache::hits)
+        self.cache.hits()
     }
 
-    /// Whether loads may be answered from memory (SQLite).
-    pub fn caches(&self) -> bool {
-        self.cache.is_some()
-    }
-
-    /// Forgets `id` in memory, after a change to it.
-    fn evict(&self, id: &Id) {
-        if let Some(cache) = &self.cache {
-            cache.evict(id);
+    /// Whether memory holds every change made before now; on PostgreSQL,
+    /// waits for a round trip on the listening connection.
+    async fn memory_is_current(&self) -> bool {
+        match &self.changes {
+            None => true,
+            Some(changes) => changes.caught_up().await,
         }
     }
 
@@ -164,7 +171,7 @@ impl SessionStore for GuardedStore {
         let written = on_backend!(&self.inner, store => store.create(record).await);
         // After the write (whether or not it answered well: it may have
         // happened), so that a load racing with it cannot keep the old.
-        self.evict(&record.id);
+        self.cache.evict(&record.id);
         written
     }
 
@@ -185,28 +192,27 @@ impl SessionStore for GuardedStore {
         self.set_expiry(&mut record);
         self.writes.fetch_add(1, Ordering::Relaxed);
         let written = on_backend!(&self.inner, store => store.save(&record).await);
-        self.evict(&record.id);
+        self.cache.evict(&record.id);
         written
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(cache) = &self.cache else {
-            return self.load_fresh(id).await;
-        };
-        if let Some(record) = cache.get(id) {
-            return Ok(Some(record));
+        if self.memory_is_current().await {
+            if let Some(record) = self.cache.get(id) {
+                return Ok(Some(record));
+            }
         }
-        let ticket = cache.ticket();
+        let ticket = self.cache.ticket();
         let record = self.load_fresh(id).await?;
         if let Some(record) = &record {
-            cache.fill(ticket, record.clone());
+            self.cache.fill(ticket, record.clone());
         }
         Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let deleted = on_backend!(&self.inner, store => store.delete(id).await);
-        self.evict(id);
+        self.cache.evict(id);
         deleted
     }
 }
