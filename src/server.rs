@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt;
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -242,9 +243,16 @@ impl Application {
         let _serving = self.serving;
         spawn_sweeper(&self.state);
         let app = router(self.state);
+        // Each answer leaves at once: without TCP_NODELAY a response written
+        // in two parts can wait for the client's delayed ACK (40 ms or more).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
         // The peer's address reaches sign-in throttling through ConnectInfo.
         axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async {
