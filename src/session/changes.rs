@@ -101,13 +101,12 @@ async fn run(
                     listening.store(true, Ordering::Release);
                     tracing::debug!("hearing changes to sessions");
                 }
-                Ok(Err(err)) => {
-                    tracing::warn!(error = %err, "cannot hear changes to sessions; reading them from the database");
-                    answer_all(&mut queue, Vec::new(), false);
-                    tokio::time::sleep(RETRY).await;
-                }
-                Err(_) => {
-                    tracing::warn!("cannot hear changes to sessions (timed out); reading them from the database");
+                failed => {
+                    let why = match failed {
+                        Ok(Err(err)) => err.to_string(),
+                        _ => "timed out".to_owned(),
+                    };
+                    tracing::warn!(error = %why, "cannot hear changes to sessions; reading them from the database");
                     answer_all(&mut queue, Vec::new(), false);
                     tokio::time::sleep(RETRY).await;
                 }
@@ -162,8 +161,7 @@ async fn round_trip(listener: &mut PgListener, cache: &SessionCache) -> bool {
 }
 
 /// Answers `waiters`, and when `answer` is false, every load still queued.
-fn answer_all(queue: &mut mpsc::UnboundedReceiver<Waiter>, waiters: Vec<Waiter>, answer: bool) {
-    let mut waiters = waiters;
+fn answer_all(queue: &mut mpsc::UnboundedReceiver<Waiter>, mut waiters: Vec<Waiter>, answer: bool) {
     if !answer {
         while let Ok(waiter) = queue.try_recv() {
             waiters.push(waiter);
