@@ -15,10 +15,10 @@
 //!   in-place sign-in; signing in as the same user resumes it (whatever failed
 //!   re-runs), as another user reloads it so nothing of the first one shows.
 
-use std::sync::Arc;
+use std::{fmt, str::FromStr, sync::Arc};
 
 #[cfg(feature = "hydrate")]
-use codee::string::JsonSerdeCodec;
+use codee::string::FromToStringCodec;
 use leptos::{ev, prelude::*, task::spawn_local};
 #[cfg(feature = "hydrate")]
 use leptos_use_broadcast_channel::{use_broadcast_channel, UseBroadcastChannelReturn};
@@ -29,7 +29,6 @@ use leptos_use_event_listener::{
 };
 use leptos_use_interval_fn::use_interval_fn;
 use leptos_use_window::use_window;
-use serde::{Deserialize, Serialize};
 
 use super::{
     countdown::{self, Reading},
@@ -40,8 +39,10 @@ use super::{
 };
 use crate::auth::sign_out;
 
-/// What tabs of the app tell each other.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What tabs of the app tell each other. It travels as one line of text
+/// (`Display` and `FromStr` below): three fixed shapes do not need a JSON
+/// codec, which cost the page about 15 KB of wasm for this type alone.
+#[derive(Debug, Clone, PartialEq)]
 enum TabMessage {
     /// The session was extended; here is what is left now.
     Extended {
@@ -55,6 +56,43 @@ enum TabMessage {
     Resumed {
         username: String,
     },
+}
+
+impl fmt::Display for TabMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TabMessage::Extended {
+                idle_secs,
+                absolute_secs,
+            } => write!(f, "extended {idle_secs} {absolute_secs}"),
+            TabMessage::Ended { reason } => write!(f, "ended {}", reason.as_str()),
+            TabMessage::Resumed { username } => write!(f, "resumed {username}"),
+        }
+    }
+}
+
+impl FromStr for TabMessage {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (kind, rest) = text.split_once(' ').ok_or(())?;
+        match kind {
+            "extended" => {
+                let (idle, absolute) = rest.split_once(' ').ok_or(())?;
+                Ok(TabMessage::Extended {
+                    idle_secs: idle.parse().map_err(|_| ())?,
+                    absolute_secs: absolute.parse().map_err(|_| ())?,
+                })
+            }
+            "ended" => EndReason::parse(rest)
+                .map(|reason| TabMessage::Ended { reason })
+                .ok_or(()),
+            "resumed" if !rest.is_empty() => Ok(TabMessage::Resumed {
+                username: rest.to_owned(),
+            }),
+            _ => Err(()),
+        }
+    }
 }
 
 type Post = Arc<dyn Fn(&TabMessage) + Send + Sync>;
@@ -196,26 +234,27 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
             }
         }
     };
-    macro_rules! on_input {
-        ($($event:ident),*) => {$(
-            let mark = mark_activity.clone();
-            let _ = use_event_listener_with_options(
-                use_document(),
-                ev::$event,
-                move |_| mark(),
-                UseEventListenerOptions::default().capture(true).passive(true),
-            );
-        )*};
+    // One listener type for all of them (by name): a typed event each
+    // would compile the listener seven times into the page's wasm.
+    for name in [
+        "keydown",
+        "pointerdown",
+        "pointermove",
+        "wheel",
+        "scroll",
+        "input",
+        "touchstart",
+    ] {
+        let mark = mark_activity.clone();
+        let _ = use_event_listener_with_options(
+            use_document(),
+            ev::Custom::<web_sys::Event>::new(name),
+            move |_| mark(),
+            UseEventListenerOptions::default()
+                .capture(true)
+                .passive(true),
+        );
     }
-    on_input!(
-        keydown,
-        pointerdown,
-        pointermove,
-        wheel,
-        scroll,
-        input,
-        touchstart
-    );
 
     // The clock: recompute from the readings, notice sleep, keep alive, and
     // ask the server at the deadline.
@@ -255,10 +294,14 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
             is
         }
     });
-    let ask = ask_status.clone();
-    let _ = use_event_listener(use_window(), ev::pageshow, move |_| ask());
-    let ask = ask_status.clone();
-    let _ = use_event_listener(use_window(), ev::online, move |_| ask());
+    for name in ["pageshow", "online"] {
+        let ask = ask_status.clone();
+        let _ = use_event_listener(
+            use_window(),
+            ev::Custom::<web_sys::Event>::new(name),
+            move |_| ask(),
+        );
+    }
 
     // While hidden with the warning up, the tab's title counts down.
     let title_before = StoredValue::new(None::<String>);
@@ -397,7 +440,7 @@ fn tab_channel() -> (Post, Signal<Option<TabMessage>>) {
     #[cfg(feature = "hydrate")]
     {
         let UseBroadcastChannelReturn { post, message, .. } =
-            use_broadcast_channel::<TabMessage, JsonSerdeCodec>("session-guard");
+            use_broadcast_channel::<TabMessage, FromToStringCodec>("session-guard");
         (Arc::new(post), message)
     }
     #[cfg(not(feature = "hydrate"))]
@@ -451,6 +494,43 @@ fn set_title(text: Option<String>, before: StoredValue<Option<String>>) {
                 document.set_title(&original);
                 before.set_value(None);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_messages_survive_the_trip_as_text() {
+        for msg in [
+            TabMessage::Extended {
+                idle_secs: 840,
+                absolute_secs: 27_000,
+            },
+            TabMessage::Ended {
+                reason: EndReason::SignedOut,
+            },
+            TabMessage::Resumed {
+                username: "a.user-1_x".to_owned(),
+            },
+        ] {
+            assert_eq!(msg.to_string().parse::<TabMessage>(), Ok(msg));
+        }
+    }
+
+    #[test]
+    fn other_text_is_not_a_tab_message() {
+        for text in [
+            "",
+            "extended 1",
+            "extended x 2",
+            "ended nap",
+            "resumed ",
+            "hello",
+        ] {
+            assert!(text.parse::<TabMessage>().is_err(), "{text:?}");
         }
     }
 }
