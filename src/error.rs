@@ -14,8 +14,12 @@ use server_fn::{
 use crate::session::EndReason;
 
 /// Everything a server function can answer instead of its value.
+///
+/// Written as an internally tagged enum; read back through [`Wire`], a flat
+/// record of the same fields, because serde's tagged-enum reader buffers
+/// every value first and cost the page's wasm several times as much code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", rename_all = "snake_case")]
+#[serde(tag = "error", rename_all = "snake_case", try_from = "Wire")]
 pub enum AppError {
     /// No live session: the request is refused with 401 and why.
     #[error("{}", reason.message())]
@@ -104,6 +108,55 @@ impl AppError {
     }
 }
 
+/// The JSON of any [`AppError`]: the tag and whichever fields its variant has.
+#[derive(Deserialize)]
+struct Wire {
+    error: String,
+    reason: Option<String>,
+    field: Option<String>,
+    retry_after_secs: Option<u64>,
+}
+
+impl TryFrom<Wire> for AppError {
+    type Error = String;
+
+    fn try_from(wire: Wire) -> Result<Self, String> {
+        let Wire {
+            error,
+            reason,
+            field,
+            retry_after_secs,
+        } = wire;
+        let reason = || {
+            reason
+                .clone()
+                .ok_or_else(|| format!("{error}: missing `reason`"))
+        };
+        Ok(match error.as_str() {
+            "session_expired" => AppError::SessionExpired {
+                reason: EndReason::parse(&reason()?)
+                    .ok_or_else(|| format!("{error}: unknown `reason`"))?,
+            },
+            "invalid_credentials" => AppError::InvalidCredentials,
+            "too_many_attempts" => AppError::TooManyAttempts {
+                reason: reason()?,
+                retry_after_secs: retry_after_secs
+                    .ok_or_else(|| format!("{error}: missing `retry_after_secs`"))?,
+            },
+            "bad_request" => AppError::BadRequest {
+                reason: reason()?,
+                field,
+            },
+            "forbidden" => AppError::Forbidden { reason: reason()? },
+            "not_found" => AppError::NotFound { reason: reason()? },
+            "unavailable" => AppError::Unavailable,
+            "internal" => AppError::Internal,
+            "network" => AppError::Network { reason: reason()? },
+            other => return Err(format!("unknown error `{other}`")),
+        })
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
@@ -184,6 +237,45 @@ mod tests {
         .unwrap();
         assert_eq!(json["reason"], "idle");
         assert_eq!(json["error"], "session_expired");
+    }
+
+    #[test]
+    fn every_error_reads_back_as_written() {
+        for err in [
+            AppError::SessionExpired {
+                reason: EndReason::SignedOut,
+            },
+            AppError::InvalidCredentials,
+            AppError::too_many_attempts(30),
+            AppError::bad_request("no"),
+            AppError::invalid_field("page", "not a page"),
+            AppError::Forbidden { reason: "x".into() },
+            AppError::NotFound { reason: "y".into() },
+            AppError::Unavailable,
+            AppError::Internal,
+            AppError::Network { reason: "z".into() },
+        ] {
+            let json = serde_json::to_string(&err).unwrap();
+            assert_eq!(
+                serde_json::from_str::<AppError>(&json).unwrap(),
+                err,
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn incomplete_or_unknown_errors_are_refused() {
+        for json in [
+            r#"{"error":"session_expired"}"#,
+            r#"{"error":"session_expired","reason":"nap"}"#,
+            r#"{"error":"too_many_attempts","reason":"slow down"}"#,
+            r#"{"error":"bad_request"}"#,
+            r#"{"error":"teapot"}"#,
+            r#"{"reason":"idle"}"#,
+        ] {
+            assert!(serde_json::from_str::<AppError>(json).is_err(), "{json}");
+        }
     }
 
     #[test]

@@ -51,9 +51,11 @@ pub const IDLE_REMAINING_HEADER: &str = "session-idle-remaining";
 /// Header on a 401 from the guard, mirroring the JSON reason for the client.
 pub const END_REASON_HEADER: &str = "session-end-reason";
 
-/// Why there is no live session.
+/// Why there is no live session. On the wire, the text of [`EndReason::as_str`]
+/// (read through [`EndReason::parse`]: smaller in the page's wasm than
+/// serde's derived enum code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum EndReason {
     /// No activity for longer than the idle timeout.
     Idle,
@@ -95,6 +97,20 @@ impl EndReason {
             EndReason::SignedOut => "You have signed out.",
             EndReason::Missing => "Please sign in to continue.",
         }
+    }
+}
+
+impl From<EndReason> for &'static str {
+    fn from(reason: EndReason) -> Self {
+        reason.as_str()
+    }
+}
+
+impl TryFrom<String> for EndReason {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        EndReason::parse(&text).ok_or_else(|| format!("unknown reason `{text}`"))
     }
 }
 
