@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod form;
 pub mod items;
 pub mod session;
 

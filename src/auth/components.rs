@@ -1,10 +1,14 @@
 //! The login page and the sign-out button.
 
-use leptos::{form::ActionForm, prelude::*};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::hooks::use_query_map;
+use server_fn::ServerFn;
 
 use super::{SignIn, SignOut};
-use crate::session::{EndReason, TabChannel};
+use crate::{
+    form::Fields,
+    session::{EndReason, TabChannel},
+};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -27,20 +31,29 @@ pub fn LoginPage() -> impl IntoView {
     };
     let action = ServerAction::<SignIn>::new();
     let error = move || action.value().get().and_then(Result::err);
+    let submit = move |ev: SubmitEvent| {
+        if let Some(fields) = Fields::take(&ev) {
+            action.dispatch(SignIn {
+                username: fields.text("username"),
+                password: fields.text("password"),
+                next: Some(fields.text("next")),
+            });
+        }
+    };
 
     view! {
         <section class="card login" aria-labelledby="login-heading">
             <h1 id="login-heading">"Sign in"</h1>
             {move || reason().map(|r| view! { <p class="notice" role="status">{r.message()}</p> })}
             {move || error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
-            <ActionForm action=action>
+            <form method="post" action=SignIn::url() on:submit=submit>
                 <input type="hidden" name="next" value=next />
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required autofocus />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required />
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
-            </ActionForm>
+            </form>
         </section>
     }
 }
@@ -50,14 +63,16 @@ pub fn SignOutButton() -> impl IntoView {
     let action = ServerAction::<SignOut>::new();
     // Other tabs sign out at once too (the guard's channel, when there is one).
     let tabs = use_context::<TabChannel>();
-    let tell_tabs = move |_| {
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
         if let Some(tabs) = &tabs {
             tabs.signed_out();
         }
+        action.dispatch(SignOut {});
     };
     view! {
-        <ActionForm action=action attr:class="sign-out">
-            <button type="submit" class="secondary" on:click=tell_tabs>"Sign out"</button>
-        </ActionForm>
+        <form method="post" action=SignOut::url() class="sign-out" on:submit=submit>
+            <button type="submit" class="secondary">"Sign out"</button>
+        </form>
     }
 }

@@ -1,10 +1,11 @@
 //! The items list and the new-item form.
 
-use leptos::{form::ActionForm, prelude::*};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
+use server_fn::ServerFn;
 
 use super::{list_items, CreateItem, ItemPage, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
-use crate::{auth::SignOutButton, error::AppError, session::tracker};
+use crate::{auth::SignOutButton, error::AppError, form::Fields, session::tracker};
 
 #[component]
 pub fn ItemsPage() -> impl IntoView {
@@ -108,6 +109,14 @@ pub fn NewItemPage() -> impl IntoView {
         move |field: &'static str| move || error().and_then(|e| e.field_message(field));
     let general_error =
         move || error().filter(|e| !matches!(e, AppError::BadRequest { field: Some(_), .. }));
+    let submit = move |ev: SubmitEvent| {
+        if let Some(fields) = Fields::take(&ev) {
+            action.dispatch(CreateItem {
+                title: fields.text("title"),
+                description: fields.text("description"),
+            });
+        }
+    };
 
     view! {
         <header class="bar">
@@ -117,7 +126,7 @@ pub fn NewItemPage() -> impl IntoView {
             </nav>
         </header>
         {move || general_error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
-        <ActionForm action=action node_ref=form attr:class="card item-form">
+        <form method="post" action=CreateItem::url() node_ref=form class="card item-form" on:submit=submit>
             <label for="title">"Title"</label>
             <input
                 id="title"
@@ -139,6 +148,6 @@ pub fn NewItemPage() -> impl IntoView {
             ></textarea>
             <p id="description-error" class="field-error">{field_error("description")}</p>
             <button type="submit" disabled=move || action.pending().get()>"Save"</button>
-        </ActionForm>
+        </form>
     }
 }
