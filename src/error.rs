@@ -134,8 +134,7 @@ impl TryFrom<Wire> for AppError {
         };
         Ok(match error.as_str() {
             "session_expired" => AppError::SessionExpired {
-                reason: EndReason::parse(&reason()?)
-                    .ok_or_else(|| format!("{error}: unknown `reason`"))?,
+                reason: EndReason::try_from(reason()?)?,
             },
             "invalid_credentials" => AppError::InvalidCredentials,
             "too_many_attempts" => AppError::TooManyAttempts {

@@ -4,7 +4,7 @@
 //! the page's script has loaded. Once hydrated, its submit handler reads the
 //! fields with [`Fields::take`] and dispatches the action instead. Leptos's
 //! `ActionForm` does the same through a generic query-string decoder that
-//! cost the page's wasm about 25 KB for three forms.
+//! cost the page's wasm about 29 KB gzip for three forms.
 
 use leptos::ev::SubmitEvent;
 use wasm_bindgen::JsCast;
