@@ -21,3 +21,12 @@ function done(summary, latency, requests)
     summary.requests, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, bad))
 end
+
+-- A pause after each answer, per connection: a steady load below what the
+-- machine can serve, instead of as many requests as it can answer.
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
