@@ -170,7 +170,11 @@ impl FromServerFnError for AppError {
             }
             ServerFnErrorErr::Request(reason) => AppError::Network { reason },
             other => {
+                // Logged on the server only: the browser has no log to keep.
+                #[cfg(feature = "ssr")]
                 tracing::error!(error = %other, "server function failed");
+                #[cfg(not(feature = "ssr"))]
+                let _ = other;
                 AppError::Internal
             }
         };
