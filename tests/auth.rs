@@ -82,6 +82,20 @@ async fn asvs_3_2_1_the_session_id_changes_at_every_sign_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_without_a_session_writes_the_store_once() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let before = app.state.store.writes();
+    let cookie = app.sign_in("alice", "s3cret").await;
+    // The new record, and no delete of an id that was never stored.
+    assert_eq!(app.state.store.writes() - before, 1);
+    let res = app
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_1_sign_out_deletes_the_session_and_a_replayed_cookie_is_refused() {
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;

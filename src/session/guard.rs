@@ -148,13 +148,19 @@ pub async fn check(
 
 /// Starts a session for a user who just proved who they are. The id is
 /// cycled so a session id known before sign-in is worthless after it.
+/// A request that brought no session (or one the store does not hold) has
+/// no id anyone could know: its record gets a fresh id when it is first
+/// saved, so there is nothing to cycle, and cycling would only delete a
+/// random id that was never stored (a database write per sign-in).
 pub async fn start(
     state: &AppState,
     session: &Session,
     user_id: i64,
     username: &str,
 ) -> Result<(), AppError> {
-    session.cycle_id().await?;
+    if session.id().is_some() {
+        session.cycle_id().await?;
+    }
     let now = state.clock.now();
     let data = SessionData {
         user_id,

@@ -110,7 +110,7 @@ impl GuardedStore {
         on_backend!(&self.inner, store => store.migrate().await)
     }
 
-    /// How many records were created or saved since start-up.
+    /// How many records were created, saved or deleted since start-up.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
     }
@@ -211,6 +211,7 @@ impl SessionStore for GuardedStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
         let deleted = on_backend!(&self.inner, store => store.delete(id).await);
         self.cache.evict(id);
         deleted
