@@ -5,26 +5,39 @@ use std::io::Write;
 use super::{page, Draft, Item, ItemPage, PageNumber};
 use crate::{clock::UnixSecs, db::Pool, error::AppError};
 
-/// One page of a user's items, newest first. Both queries run on one
-/// pooled connection: sqlx checks a connection with a round trip each time
-/// it goes back to the pool, so one acquire instead of two saves that trip
-/// on PostgreSQL. No transaction is needed for a consistent answer: items
-/// are never deleted and `seq` never changes, so the range computed from
-/// the count names exactly the items that existed when it was read.
+/// One page of a user's items, newest first, in one query: the user's
+/// count and the items of the page's `seq` range come back together (a
+/// join on the count), so a page costs one round trip to the database and
+/// not two. No transaction is needed for a consistent answer: items are
+/// never deleted and `seq` never changes, so the range computed from the
+/// count names exactly the items that existed when it was read.
 pub async fn page(
     pool: &Pool,
     user_id: i64,
     page: PageNumber,
     page_size: u32,
 ) -> Result<ItemPage, AppError> {
-    let mut conn = pool.acquire().await?;
-    let (count,): (i64,) = sqlx::query_as("SELECT item_count FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let size = i64::from(page_size.max(1));
+    let newer = (i64::from(page.get()) - 1) * size;
+    // The range of page::seq_range: (count - newer - size, count - newer].
+    // Past the last page it is empty, and one row still carries the count.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.item_count, i.id, i.title, i.description, i.created_at \
+         FROM users u LEFT JOIN items i ON i.user_id = u.id \
+           AND i.seq > u.item_count - $2 AND i.seq <= u.item_count - $3 \
+         WHERE u.id = $1 ORDER BY i.seq DESC",
+    )
+    .bind(user_id)
+    .bind(newer + size)
+    .bind(newer)
+    .fetch_all(pool)
+    .await?;
+    let Some(&(count, ..)) = rows.first() else {
+        return Err(sqlx::Error::RowNotFound.into());
+    };
     let count = count.max(0) as u64;
     let page_count = page::page_count(count, page_size);
-    let Some((lo, hi)) = page::seq_range(count, page_size, page) else {
+    if page::seq_range(count, page_size, page).is_none() {
         return Err(AppError::invalid_field(
             "page",
             format!(
@@ -33,24 +46,17 @@ pub async fn page(
                 if page_count == 1 { "" } else { "s" }
             ),
         ));
-    };
-    let items: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "SELECT id, title, description, created_at FROM items \
-         WHERE user_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC",
-    )
-    .bind(user_id)
-    .bind(lo as i64)
-    .bind(hi as i64)
-    .fetch_all(&mut *conn)
-    .await?;
+    }
     Ok(ItemPage {
-        items: items
+        items: rows
             .into_iter()
-            .map(|(id, title, description, created_at)| Item {
-                id,
-                title,
-                description,
-                created_at,
+            .filter_map(|(_, id, title, description, created_at)| {
+                Some(Item {
+                    id: id?,
+                    title: title?,
+                    description: description?,
+                    created_at: created_at?,
+                })
             })
             .collect(),
         page: page.get(),
@@ -58,6 +64,16 @@ pub async fn page(
         item_count: count,
     })
 }
+
+/// A row of [`page`]: the user's count, then an item of the page, or
+/// nothing when the page has none.
+type Row = (
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 /// Appends an item: the user's count and the item's `seq` move together in
 /// one transaction, so concurrent saves never share or skip a number.
