@@ -37,14 +37,21 @@ pub fn page_count(count: u64, page_size: u32) -> u64 {
     count.div_ceil(page_size.max(1) as u64).max(1)
 }
 
+/// Where `page` sits, counted from the newest item: `(newer, through)`,
+/// the page holding the items of rank `newer + 1` to `through`. Whatever
+/// the count, so a query can apply it to a count it reads itself.
+pub fn ranks(page_size: u32, page: PageNumber) -> (u64, u64) {
+    let newer = (page.get() as u64 - 1) * page_size.max(1) as u64;
+    (newer, newer + page_size.max(1) as u64)
+}
+
 /// The `seq` range `(lo, hi]` holding `page`, newest first, when it exists.
 pub fn seq_range(count: u64, page_size: u32, page: PageNumber) -> Option<(u64, u64)> {
-    let size = page_size.max(1) as u64;
     if page.get() as u64 > page_count(count, page_size) {
         return None;
     }
-    let hi = count.saturating_sub((page.get() as u64 - 1) * size);
-    Some((hi.saturating_sub(size), hi))
+    let (newer, through) = ranks(page_size, page);
+    Some((count.saturating_sub(through), count.saturating_sub(newer)))
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@ pub async fn page(
     page: PageNumber,
     page_size: u32,
 ) -> Result<ItemPage, AppError> {
-    let size = i64::from(page_size.max(1));
-    let newer = (i64::from(page.get()) - 1) * size;
-    // The range of page::seq_range: (count - newer - size, count - newer].
-    // Past the last page it is empty, and one row still carries the count.
+    // page::seq_range, applied in the query to the count it reads. Past the
+    // last page the range is empty, and one row still carries the count.
+    let (newer, through) = page::ranks(page_size, page);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT u.item_count, i.id, i.title, i.description, i.created_at \
          FROM users u LEFT JOIN items i ON i.user_id = u.id \
@@ -28,8 +27,8 @@ pub async fn page(
          WHERE u.id = $1 ORDER BY i.seq DESC",
     )
     .bind(user_id)
-    .bind(newer + size)
-    .bind(newer)
+    .bind(through as i64)
+    .bind(newer as i64)
     .fetch_all(pool)
     .await?;
     let Some(&(count, ..)) = rows.first() else {

@@ -148,10 +148,10 @@ pub async fn check(
 
 /// Starts a session for a user who just proved who they are. The id is
 /// cycled so a session id known before sign-in is worthless after it.
-/// A request that brought no session (or one the store does not hold) has
-/// no id anyone could know: its record gets a fresh id when it is first
-/// saved, so there is nothing to cycle, and cycling would only delete a
-/// random id that was never stored (a database write per sign-in).
+/// A request that brought no session cookie has no id anyone could know:
+/// its record gets a fresh id when it is first saved, so there is nothing
+/// to cycle, and cycling would only delete a random id that was never
+/// stored (a database write per sign-in).
 pub async fn start(
     state: &AppState,
     session: &Session,
