@@ -78,8 +78,8 @@ mod backend {
         let Some(user) = user else {
             return Err(AppError::InvalidCredentials);
         };
-        let session = guard::request_session_from_context()?;
-        guard::start(&state, &session, user.id, &user.username).await?;
+        let (session, cookies) = guard::request_session_from_context()?;
+        guard::start(&state, &session, &cookies, user.id, &user.username).await?;
         tracing::info!(user_id = user.id, "signed in");
         if let Some(next) = next {
             let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
@@ -109,8 +109,8 @@ mod backend {
 
     pub async fn sign_out() -> Result<(), AppError> {
         let state = AppState::from_context()?;
-        let session = guard::request_session_from_context()?;
-        guard::end(&state, &session, EndReason::SignedOut).await?;
+        let (session, cookies) = guard::request_session_from_context()?;
+        guard::sign_out(&state, &session, &cookies).await?;
         leptos_axum::redirect(&login_url(Some(EndReason::SignedOut), None));
         Ok(())
     }

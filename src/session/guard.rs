@@ -28,11 +28,16 @@ use leptos_axum::ResponseOptions;
 use server_fn::error::FromServerFnError;
 use tower_sessions::Session;
 
+use tower_cookies::Cookies;
+
 use super::{
+    ending_cookie,
     policy::{Activity, SessionData, Verdict},
-    store, EndReason, SessionReport, END_REASON_HEADER, IDLE_REMAINING_HEADER,
+    store,
+    writes::{Ending, Touched},
+    EndReason, SessionReport, END_REASON_HEADER, IDLE_REMAINING_HEADER,
 };
-use crate::{auth::login_url, error::AppError, state::AppState};
+use crate::{auth::login_url, clock::UnixSecs, error::AppError, state::AppState};
 
 /// The key of our data in the tower-sessions record.
 pub const SESSION_KEY: &str = "session_guard";
@@ -85,65 +90,100 @@ pub enum Outcome {
     Ended(EndReason),
 }
 
-/// Applies the policy to this request's session.
+/// Applies the policy to this request's session. An ended session is also
+/// remembered in the browser (`ending_cookie`), so the reason survives the
+/// session cookie's removal.
 pub async fn check(
     state: &AppState,
     session: &Session,
-    headers: &HeaderMap,
+    cookies: &Cookies,
     activity: Activity,
 ) -> Result<Outcome, AppError> {
-    let Some(mut data) = session.get::<SessionData>(SESSION_KEY).await? else {
-        let reason = match cookie_value(headers, state.cookie_name) {
-            Some(id) => store::ending_reason(&state.db.pool, &id, state.clock.now())
-                .await?
-                .unwrap_or(EndReason::Missing),
-            None => EndReason::Missing,
-        };
-        return Ok(Outcome::Ended(reason));
-    };
+    let outcome = decide(state, session, cookies, activity).await?;
+    if let Outcome::Ended(reason) = outcome {
+        ending_cookie::keep(cookies, state, reason);
+    }
+    Ok(outcome)
+}
+
+async fn decide(
+    state: &AppState,
+    session: &Session,
+    cookies: &Cookies,
+    activity: Activity,
+) -> Result<Outcome, AppError> {
     let now = state.clock.now();
-    let mut verdict = state.policy.verdict(&data, now, activity);
-    if let (Verdict::Ended(reason), Some(id)) = (verdict, session.id()) {
+    let data = session.get::<SessionData>(SESSION_KEY).await?;
+    let (Some(data), Some(id)) = (data, session.id()) else {
+        return Ok(Outcome::Ended(why_not(state, cookies, now).await?));
+    };
+    let data = match state.policy.verdict(&data, now, activity) {
+        Verdict::Live { .. } => data,
         // The record may have come from memory, which a change this server
-        // has not heard of does not reach (on SQLite, an operator's SQL): a
-        // session ends on what the database says, never on a copy.
-        let fresh = state.store.load_fresh(&id).await?;
-        match fresh.as_ref().and_then(store::session_data) {
-            Some(fresh) => {
-                data = fresh;
-                verdict = state.policy.verdict(&data, now, activity);
-            }
-            None => {
-                // Gone from the database meanwhile: say why, if known.
-                let told = store::ending_reason(&state.db.pool, &id.to_string(), now).await?;
-                return Ok(Outcome::Ended(told.unwrap_or(reason)));
+        // has not heard of does not reach: a session ends on what the
+        // database says, and only if it still says so when deleted.
+        Verdict::Ended(reason) => match state.store.end_if_due(&id, now).await? {
+            Ending::Ended(reason) => return Ok(Outcome::Ended(reason)),
+            Ending::Gone => return Ok(Outcome::Ended(told(state, &id, now, reason).await?)),
+            Ending::Live(fresh) => fresh,
+        },
+    };
+    let mut last_activity = data.last_activity;
+    if let Verdict::Live {
+        touch: Some(at), ..
+    } = state.policy.verdict(&data, now, activity)
+    {
+        // Written now, before the handler answers: an answer saying the
+        // session was renewed has renewed it, and a record ended meanwhile
+        // is refused instead of written back.
+        match state.store.touch(&id, at).await? {
+            Touched::Written => last_activity = at,
+            Touched::AlreadyLater(later) => last_activity = later,
+            Touched::Gone => {
+                return Ok(Outcome::Ended(
+                    told(state, &id, now, EndReason::Missing).await?,
+                ))
             }
         }
     }
-    match verdict {
-        Verdict::Ended(reason) => {
-            end(state, session, reason).await?;
-            Ok(Outcome::Ended(reason))
-        }
-        Verdict::Live {
-            idle_remaining,
-            absolute_remaining,
-            touch,
-        } => {
-            if let Some(at) = touch {
-                data.last_activity = at;
-                session.insert(SESSION_KEY, &data).await?;
-            }
-            Ok(Outcome::Live(LiveSession {
-                user_id: data.user_id,
-                username: data.username,
-                idle_remaining,
-                absolute_remaining,
-                idle_timeout: state.policy.idle,
-                warning: state.settings.session.warning.as_secs() as i64,
-            }))
+    let data = SessionData {
+        last_activity,
+        ..data
+    };
+    Ok(Outcome::Live(LiveSession {
+        user_id: data.user_id,
+        idle_remaining: state.policy.idle_deadline(&data) - now,
+        absolute_remaining: state.policy.absolute_deadline(&data) - now,
+        username: data.username,
+        idle_timeout: state.policy.idle,
+        warning: state.settings.session.warning.as_secs() as i64,
+    }))
+}
+
+/// Why the session `id` ended, as recorded by whoever ended it, else `guess`.
+async fn told(
+    state: &AppState,
+    id: &tower_sessions::session::Id,
+    now: UnixSecs,
+    guess: EndReason,
+) -> Result<EndReason, AppError> {
+    let recorded = store::ending_reason(&state.db.pool, &id.to_string(), now).await?;
+    Ok(recorded.unwrap_or(guess))
+}
+
+/// Why a request has no session: the reason kept for its cookie's id, else
+/// the one its browser kept (`ending_cookie`), else none at all.
+async fn why_not(
+    state: &AppState,
+    cookies: &Cookies,
+    now: UnixSecs,
+) -> Result<EndReason, AppError> {
+    if let Some(cookie) = cookies.get(state.cookie_name) {
+        if let Some(reason) = store::ending_reason(&state.db.pool, cookie.value(), now).await? {
+            return Ok(reason);
         }
     }
+    Ok(ending_cookie::read(cookies, state).unwrap_or(EndReason::Missing))
 }
 
 /// Starts a session for a user who just proved who they are. The id is
@@ -152,9 +192,13 @@ pub async fn check(
 /// its record gets a fresh id when it is first saved, so there is nothing
 /// to cycle, and cycling would only delete a random id that was never
 /// stored (a database write per sign-in).
+///
+/// The record is stored here, inside the request, so that a failure answers
+/// 503 rather than the session layer's bare 500 after the handler.
 pub async fn start(
     state: &AppState,
     session: &Session,
+    cookies: &Cookies,
     user_id: i64,
     username: &str,
 ) -> Result<(), AppError> {
@@ -169,37 +213,26 @@ pub async fn start(
         last_activity: now,
     };
     session.insert(SESSION_KEY, &data).await?;
+    session.save().await?;
+    ending_cookie::forget(cookies, state);
     Ok(())
 }
 
-/// Ends the session: remembers why and deletes the record, so the cookie
-/// opens nothing from now on. Signing out also drops the cookie; a session
-/// that expired keeps it, so the next request (a reload, another tab) can
-/// still be told why instead of "never signed in". The store never writes a
-/// deleted record back.
-pub async fn end(state: &AppState, session: &Session, reason: EndReason) -> Result<(), AppError> {
+/// Signs out: remembers why and deletes the record, so the cookie opens
+/// nothing from now on, and has the session layer remove the cookie. The
+/// browser keeps the reason (`ending_cookie`) for its other tabs.
+pub async fn sign_out(
+    state: &AppState,
+    session: &Session,
+    cookies: &Cookies,
+) -> Result<(), AppError> {
+    let reason = EndReason::SignedOut;
     if let Some(id) = session.id() {
         store::record_ending(&state.db.pool, &id.to_string(), reason, state.clock.now()).await?;
     }
-    if reason == EndReason::SignedOut {
-        session.flush().await?;
-    } else {
-        session.delete().await?;
-    }
+    session.flush().await?;
+    ending_cookie::keep(cookies, state, reason);
     Ok(())
-}
-
-/// The value of cookie `name` in the request, without trusting it for more
-/// than a look-up of why that session ended.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -238,7 +271,8 @@ async fn require_live() -> Result<LiveSession, AppError> {
     }
     let state = AppState::from_context()?;
     let session = request_session(&parts)?;
-    match check(&state, &session, &parts.headers, Activity::User).await? {
+    let cookies = request_cookies(&parts)?;
+    match check(&state, &session, &cookies, Activity::User).await? {
         Outcome::Live(live) => {
             set_idle_header(live.idle_remaining);
             Ok(live)
@@ -254,8 +288,9 @@ pub async fn status() -> Result<SessionReport, AppError> {
     let parts = request_parts()?;
     let state = AppState::from_context()?;
     let session = request_session(&parts)?;
+    let cookies = request_cookies(&parts)?;
     Ok(
-        match check(&state, &session, &parts.headers, Activity::Passive).await? {
+        match check(&state, &session, &cookies, Activity::Passive).await? {
             Outcome::Live(live) => live.status(),
             Outcome::Ended(reason) => SessionReport {
                 signed_in: false,
@@ -270,10 +305,11 @@ pub async fn status() -> Result<SessionReport, AppError> {
     )
 }
 
-/// The request's live session inside a server function, for the functions
-/// that need the session object itself (sign-in, sign-out).
-pub fn request_session_from_context() -> Result<Session, AppError> {
-    request_session(&request_parts()?)
+/// The request's session and cookie jar inside a server function, for the
+/// functions that need the session object itself (sign-in, sign-out).
+pub fn request_session_from_context() -> Result<(Session, Cookies), AppError> {
+    let parts = request_parts()?;
+    Ok((request_session(&parts)?, request_cookies(&parts)?))
 }
 
 fn request_parts() -> Result<Parts, AppError> {
@@ -286,6 +322,14 @@ fn request_parts() -> Result<Parts, AppError> {
 fn request_session(parts: &Parts) -> Result<Session, AppError> {
     parts.extensions.get::<Session>().cloned().ok_or_else(|| {
         tracing::error!("no session layer in front of this request");
+        AppError::Internal
+    })
+}
+
+/// The cookie jar the session layer keeps for this request.
+fn request_cookies(parts: &Parts) -> Result<Cookies, AppError> {
+    parts.extensions.get::<Cookies>().cloned().ok_or_else(|| {
+        tracing::error!("no cookie jar in front of this request");
         AppError::Internal
     })
 }
@@ -362,7 +406,10 @@ pub async fn api_layer(
         // layer (`test_hooks::baseline`, mounted with the test hooks only).
         return next.run(req).await;
     }
-    match check(&state, &session, req.headers(), Activity::User).await {
+    let Some(cookies) = req.extensions().get::<Cookies>().cloned() else {
+        return json_error(&AppError::Internal);
+    };
+    match check(&state, &session, &cookies, Activity::User).await {
         Ok(Outcome::Live(live)) => {
             let remaining = live.idle_remaining.max(0);
             req.extensions_mut().insert(live);
@@ -407,7 +454,10 @@ pub async fn page_layer(
     } else {
         Activity::Passive
     };
-    let outcome = match check(&state, &session, req.headers(), activity).await {
+    let Some(cookies) = req.extensions().get::<Cookies>().cloned() else {
+        return error_page(&AppError::Internal);
+    };
+    let outcome = match check(&state, &session, &cookies, activity).await {
         Ok(outcome) => outcome,
         Err(err) => return error_page(&err),
     };
@@ -499,20 +549,4 @@ fn error_page(err: &AppError) -> Response {
         body,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_session_cookie_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; sid=abc; b=2"),
-        );
-        assert_eq!(cookie_value(&headers, "sid").as_deref(), Some("abc"));
-        assert_eq!(cookie_value(&headers, "other"), None);
-    }
 }

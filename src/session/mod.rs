@@ -6,8 +6,11 @@
 //!   every server function calls and in the layers in front of `/api` and the
 //!   protected pages, so expiry always answers a typed 401.
 //! - `store` (server): the tower-sessions store wrapper that sets each record's
-//!   expiry from the policy, never resurrects a deleted session, never moves
-//!   `last_activity` backwards, and sweeps what has ended.
+//!   expiry from the policy and sweeps what has ended; `writes`, its
+//!   compare-and-set writes, which never resurrect a deleted session, never
+//!   move `last_activity` backwards and never delete a renewed one.
+//! - `ending_cookie` (server): the short-lived cookie that tells the browser's
+//!   next requests why its session ended.
 //! - `cache` (server): the records in memory between requests, evicted on
 //!   every change.
 //! - `changes` (server): on PostgreSQL, every instance hears the changes
@@ -38,6 +41,8 @@ pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod changes;
 #[cfg(feature = "ssr")]
+pub mod ending_cookie;
+#[cfg(feature = "ssr")]
 pub mod guard;
 #[cfg(feature = "ssr")]
 pub mod policy;
@@ -45,6 +50,8 @@ pub mod policy;
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod test_hooks;
+#[cfg(feature = "ssr")]
+pub mod writes;
 
 /// Header on every guarded answer: whole seconds until the idle deadline.
 pub const IDLE_REMAINING_HEADER: &str = "session-idle-remaining";

@@ -3,11 +3,12 @@
 //!
 //! - Each record's expiry is the policy's deadline (plus the time its reason
 //!   is kept), so the store's own filter and our sweep agree with the guard.
-//! - A session deleted while a request was running (sign-out in another tab,
-//!   expiry seen by a parallel request) is never written back: `save` of a
-//!   record that no longer exists is dropped.
-//! - `last_activity` never moves backwards: a slow request saving an older
-//!   time keeps the newer one already stored.
+//! - Every write to an existing record is a compare-and-set (`writes`): a
+//!   session deleted while a request was running (sign-out in another tab,
+//!   expiry seen by a parallel request) is never written back, and
+//!   `last_activity` never moves backwards. The guard makes its writes
+//!   through [`GuardedStore::touch`] and [`GuardedStore::end_if_due`]
+//!   inside the request, where a failure answers 503.
 //! - Records are read from memory between changes (`cache`); on
 //!   PostgreSQL, shared by several instances, only once this instance has
 //!   heard every change committed before the load (`changes`), else from
@@ -33,6 +34,7 @@ use super::{
     changes::Changes,
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
+    writes::{self, Ending, RaceWindow, Touched},
     EndReason,
 };
 use crate::{
@@ -67,12 +69,15 @@ macro_rules! on_backend {
 #[derive(Debug, Clone)]
 pub struct GuardedStore {
     inner: Backend,
+    /// The store's own pool, for the guard's conditional writes.
+    pool: SessionPool,
     policy: Policy,
     cache: SessionCache,
     /// On PostgreSQL: what other instances changed, before memory is trusted.
     changes: Option<Changes>,
     writes: Arc<AtomicU64>,
     reads: Arc<AtomicU64>,
+    race_window: Arc<RaceWindow>,
 }
 
 impl GuardedStore {
@@ -97,11 +102,13 @@ impl GuardedStore {
         };
         GuardedStore {
             inner,
+            pool: pool.clone(),
             policy,
             cache,
             changes,
             writes: Arc::default(),
             reads: Arc::default(),
+            race_window: Arc::default(),
         }
     }
 
@@ -134,23 +141,52 @@ impl GuardedStore {
         }
     }
 
-    /// The record as the database holds it now, never from memory: for
-    /// decisions that must not rest on a copy (ending a session, merging a
-    /// save).
+    /// The record as the database holds it now, never from memory.
     pub async fn load_fresh(&self, id: &Id) -> session_store::Result<Option<Record>> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         on_backend!(&self.inner, store => store.load(id).await)
     }
 
+    /// Moves the session's `last_activity` forward to `at`, never inserting
+    /// a record that has gone (see `writes::touch`).
+    pub async fn touch(&self, id: &Id, at: UnixSecs) -> session_store::Result<Touched> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let touched = writes::touch(&self.pool, &self.policy, &self.race_window, id, at).await;
+        if let Ok(Touched::Written) = touched {
+            self.wrote(id);
+        }
+        touched
+    }
+
+    /// Ends the session if the database says it is past a deadline at
+    /// `now`, recording why; never deletes a record renewed meanwhile (see
+    /// `writes::end_if_due`).
+    pub async fn end_if_due(&self, id: &Id, now: UnixSecs) -> session_store::Result<Ending> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let ending = writes::end_if_due(&self.pool, &self.policy, &self.race_window, id, now).await;
+        if let Ok(Ending::Ended(_)) = ending {
+            self.wrote(id);
+        }
+        ending
+    }
+
+    /// Where tests hold a request between a read and a write.
+    pub fn race_window(&self) -> &RaceWindow {
+        &self.race_window
+    }
+
+    /// Counts a write and forgets the record's copy in memory. After the
+    /// write, so that a load racing with it cannot keep the old.
+    fn wrote(&self, id: &Id) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.cache.evict(id);
+    }
+
     fn set_expiry(&self, record: &mut Record) {
-        if let Some(data) = session_data(record) {
-            let keep_until = self
-                .policy
-                .deadline(&data)
-                .saturating_add(REASON_RETENTION_SECS);
-            if let Ok(date) = OffsetDateTime::from_unix_timestamp(keep_until) {
-                record.expiry_date = date;
-            }
+        if let Some(date) =
+            session_data(record).and_then(|data| writes::expiry_date(&self.policy, &data))
+        {
+            record.expiry_date = date;
         }
     }
 }
@@ -175,25 +211,16 @@ impl SessionStore for GuardedStore {
         written
     }
 
+    /// The session layer saves a session changed in the request: only a
+    /// sign-in changes one, and it has saved already (`guard::start`), so
+    /// this finds the data stored and writes nothing. Never inserts.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let Some(stored) = self.load_fresh(&record.id).await? else {
-            tracing::debug!("not saving a session that ended meanwhile");
-            return Ok(());
-        };
-        let mut record = record.clone();
-        if let (Some(mut mine), Some(theirs)) = (session_data(&record), session_data(&stored)) {
-            if theirs.last_activity > mine.last_activity {
-                mine.last_activity = theirs.last_activity;
-                let value = serde_json::to_value(&mine)
-                    .map_err(|err| session_store::Error::Encode(err.to_string()))?;
-                record.data.insert(SESSION_KEY.to_owned(), value);
-            }
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let saved = writes::save(&self.pool, &self.policy, record).await;
+        if let Ok(true) = saved {
+            self.wrote(&record.id);
         }
-        self.set_expiry(&mut record);
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let written = on_backend!(&self.inner, store => store.save(&record).await);
-        self.cache.evict(&record.id);
-        written
+        saved.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

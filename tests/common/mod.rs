@@ -200,6 +200,92 @@ pub async fn try_start(
     })
 }
 
+/// A client that keeps cookies the way a browser does: every `Set-Cookie`
+/// of every answer is obeyed, removals (`Max-Age=0`, an `Expires` in the
+/// past) included, and the cookies it holds go with every request. Tests of
+/// what a user sees use this, not cookies replayed by hand.
+#[derive(Clone)]
+pub struct Browser {
+    pub http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: reqwest::Url,
+}
+
+impl Browser {
+    /// The cookies this browser would send now, as `name=value` pairs.
+    pub fn cookies(&self) -> Vec<String> {
+        use reqwest::cookie::CookieStore;
+        self.jar
+            .cookies(&self.base)
+            .and_then(|line| line.to_str().ok().map(str::to_owned))
+            .map(|line| line.split("; ").map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// The value of cookie `name`, if the browser holds one.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies().into_iter().find_map(|pair| {
+            Some(pair.split_once('=')?)
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    }
+
+    /// The session cookie (`name=value`) it holds, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("session_guard")
+            .map(|v| format!("session_guard={v}"))
+    }
+
+    fn url(&self, path: &str) -> reqwest::Url {
+        self.base.join(path).unwrap()
+    }
+
+    pub async fn sign_in(&self, name: &str, password_text: &str) -> Response {
+        self.call(
+            "sign_in",
+            &[("username", name), ("password", password_text)],
+        )
+        .await
+    }
+
+    /// Calls a server function as the page does (form-encoded, JSON back).
+    pub async fn call(&self, name: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.url(&format!("/api/{name}")))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The passive status query; answers its JSON.
+    pub async fn status(&self) -> serde_json::Value {
+        let res = self.status_response().await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn status_response(&self) -> Response {
+        self.http
+            .get(self.url("/api/session_status"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page, as a navigation would ask for it (redirects not followed).
+    pub async fn get_page(&self, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 /// The session cookie (`name=value`) a response sets, if any.
 pub fn session_cookie(res: &Response) -> Option<String> {
     set_cookies(res)
@@ -240,6 +326,22 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// A new browser (an empty cookie jar) pointed at this server.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(Duration::from_secs(30))
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            jar,
+            base: self.base.parse().unwrap(),
+        }
     }
 
     pub async fn add_user(&self, name: &str, password_text: &str) -> i64 {

@@ -1,0 +1,58 @@
+//! A short-lived cookie naming why the last session ended, so that the
+//! reason outlives the session cookie.
+//!
+//! tower-sessions removes the session cookie from the browser as soon as a
+//! request finds its record gone. After that the browser sends nothing that
+//! leads to the reason kept on the server (`store::ending_reason`), and a
+//! reload, a status check or another tab would be told "never signed in"
+//! instead of "inactivity". So whenever the guard answers that a session has
+//! ended, it also sets this cookie:
+//! - it names only the reason (`idle`, `absolute`, `signed_out`): no id,
+//!   nothing that opens anything, so reading it needs no trust;
+//! - `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` with the session cookie,
+//!   and kept as long as the server keeps reasons (12 hours);
+//! - the next sign-in removes it.
+
+use tower_cookies::{
+    cookie::{time::Duration, Cookie, SameSite},
+    Cookies,
+};
+
+use super::{store::REASON_RETENTION_SECS, EndReason};
+use crate::state::AppState;
+
+/// The cookie's name: the session cookie's with `_ended` appended (so it
+/// keeps the `__Host-` prefix when the session cookie has it).
+pub fn name(state: &AppState) -> String {
+    format!("{}_ended", state.cookie_name)
+}
+
+/// The reason the request's cookie names, if any.
+pub fn read(cookies: &Cookies, state: &AppState) -> Option<EndReason> {
+    cookies
+        .get(&name(state))
+        .and_then(|cookie| EndReason::parse(cookie.value()))
+}
+
+/// Remembers `reason` in the browser. `Missing` says nothing worth keeping,
+/// and a cookie that already says `reason` is left as it is.
+pub fn keep(cookies: &Cookies, state: &AppState, reason: EndReason) {
+    if reason == EndReason::Missing || read(cookies, state) == Some(reason) {
+        return;
+    }
+    let cookie = Cookie::build((name(state), reason.as_str()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.session.cookie_secure)
+        .max_age(Duration::seconds(REASON_RETENTION_SECS))
+        .build();
+    cookies.add(cookie);
+}
+
+/// Removes the cookie (a new session has begun), if the browser has one.
+pub fn forget(cookies: &Cookies, state: &AppState) {
+    if read(cookies, state).is_some() {
+        cookies.remove(Cookie::build((name(state), "")).path("/").build());
+    }
+}

@@ -1,0 +1,363 @@
+//! The guard's writes to a session record, made inside the request, each one
+//! statement that applies only to the record exactly as it was read.
+//!
+//! tower-sessions writes a changed session after the handler has answered,
+//! with an upsert. Two races followed from that: a sign-out between the
+//! check and the write had the record inserted again (and its cookie set
+//! again), and a "Stay signed in" answered 200 while a concurrent request
+//! was ending the session. A failed write also became a bare 500 from the
+//! session layer, after the answer had been decided.
+//!
+//! So the guard writes here, before the handler runs, and every write is a
+//! compare-and-set on the record's stored bytes:
+//! - [`touch`] moves `last_activity` forward with an `UPDATE ... WHERE id
+//!   AND data = <what was read>`: it never inserts, never moves the time
+//!   back (it is only issued over a stored time older than its own), and a
+//!   record gone meanwhile answers [`Touched::Gone`].
+//! - [`end_if_due`] deletes a record only while it is still past its
+//!   deadline: `DELETE ... WHERE id AND data = <what was read>`, with the
+//!   reason recorded in the same transaction. A record renewed meanwhile is
+//!   read again and found alive.
+//!
+//! Errors are the store's (`session_store::Error`), which the guard answers
+//! as `503 {"error":"unavailable"}`.
+//!
+//! [`RaceWindow`] lets a test hold a request between its read and its write,
+//! to open a race on purpose; closed (the default) it costs one atomic load.
+
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use time::OffsetDateTime;
+use tokio::sync::{watch, Notify};
+use tower_sessions::{
+    session::{Id, Record},
+    session_store,
+};
+
+use super::{
+    guard::SESSION_KEY,
+    policy::{Activity, Policy, SessionData, Verdict},
+    store::{session_data, REASON_RETENTION_SECS, SESSIONS_TABLE},
+    EndReason,
+};
+use crate::{clock::UnixSecs, db::SessionPool};
+
+/// How often a write retries after finding the record changed under it.
+/// Each retry means another request wrote in between; more than a handful
+/// in a row would be a bug, not load.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What [`touch`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touched {
+    /// `last_activity` is now the time asked for.
+    Written,
+    /// The record already held this later (or equal) time: nothing written.
+    AlreadyLater(UnixSecs),
+    /// No record: the session ended meanwhile. Nothing written.
+    Gone,
+}
+
+/// What [`end_if_due`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Deleted, and this reason recorded with it.
+    Ended(EndReason),
+    /// Still alive on what the database holds (renewed meanwhile, or memory
+    /// was behind): the fresh data.
+    Live(SessionData),
+    /// No record: someone else ended it.
+    Gone,
+}
+
+/// Moves the record's `last_activity` forward to `at`.
+pub async fn touch(
+    pool: &SessionPool,
+    policy: &Policy,
+    window: &RaceWindow,
+    id: &Id,
+    at: UnixSecs,
+) -> session_store::Result<Touched> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(stored) = read(pool, id).await? else {
+            return Ok(Touched::Gone);
+        };
+        let mut record = decode(&stored)?;
+        let Some(mut data) = session_data(&record) else {
+            return Ok(Touched::Gone);
+        };
+        if data.last_activity >= at {
+            return Ok(Touched::AlreadyLater(data.last_activity));
+        }
+        data.last_activity = at;
+        put(&mut record, &data, policy)?;
+        window.pass(Step::Touch).await;
+        if replace(pool, id, &stored, &record).await? {
+            return Ok(Touched::Written);
+        }
+    }
+    Err(kept_changing(id))
+}
+
+/// Ends the session if, on what the database holds now, it is past a
+/// deadline at `now`.
+pub async fn end_if_due(
+    pool: &SessionPool,
+    policy: &Policy,
+    window: &RaceWindow,
+    id: &Id,
+    now: UnixSecs,
+) -> session_store::Result<Ending> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(stored) = read(pool, id).await? else {
+            return Ok(Ending::Gone);
+        };
+        let data = session_data(&decode(&stored)?);
+        let reason = match &data {
+            Some(data) => match policy.verdict(data, now, Activity::Passive) {
+                Verdict::Live { .. } => return Ok(Ending::Live(data.clone())),
+                Verdict::Ended(reason) => reason,
+            },
+            // A record without our data opens nothing: remove it.
+            None => EndReason::Missing,
+        };
+        window.pass(Step::End).await;
+        if delete_recording(pool, id, &stored, reason, now).await? {
+            return Ok(Ending::Ended(reason));
+        }
+    }
+    Err(kept_changing(id))
+}
+
+/// Writes `record` over the stored one when the data differs, never
+/// inserting and never moving `last_activity` back: the session layer's
+/// save, for what the guard did not already write.
+pub async fn save(
+    pool: &SessionPool,
+    policy: &Policy,
+    record: &Record,
+) -> session_store::Result<bool> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(stored) = read(pool, &record.id).await? else {
+            tracing::debug!("not saving a session that ended meanwhile");
+            return Ok(false);
+        };
+        let current = decode(&stored)?;
+        if current.data == record.data {
+            return Ok(false);
+        }
+        let mut merged = record.clone();
+        if let Some(mut mine) = session_data(record) {
+            if let Some(theirs) = session_data(&current) {
+                mine.last_activity = mine.last_activity.max(theirs.last_activity);
+            }
+            put(&mut merged, &mine, policy)?;
+        }
+        if replace(pool, &record.id, &stored, &merged).await? {
+            return Ok(true);
+        }
+    }
+    Err(kept_changing(&record.id))
+}
+
+/// The expiry date a record with `data` gets: its deadline plus the time its
+/// reason is kept, so the store's own filter and the sweep agree with the
+/// guard.
+pub fn expiry_date(policy: &Policy, data: &SessionData) -> Option<OffsetDateTime> {
+    let keep_until = policy.deadline(data).saturating_add(REASON_RETENTION_SECS);
+    OffsetDateTime::from_unix_timestamp(keep_until).ok()
+}
+
+fn put(record: &mut Record, data: &SessionData, policy: &Policy) -> session_store::Result<()> {
+    let value =
+        serde_json::to_value(data).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    record.data.insert(SESSION_KEY.to_owned(), value);
+    if let Some(date) = expiry_date(policy, data) {
+        record.expiry_date = date;
+    }
+    Ok(())
+}
+
+fn decode(bytes: &[u8]) -> session_store::Result<Record> {
+    rmp_serde::from_slice(bytes).map_err(|err| session_store::Error::Decode(err.to_string()))
+}
+
+fn backend(err: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+fn kept_changing(id: &Id) -> session_store::Error {
+    tracing::warn!(session = %id, "session record kept changing under the write");
+    session_store::Error::Backend("session record kept changing".to_owned())
+}
+
+/// Runs `$body` with `$pool` bound to whichever backend's pool this is: the
+/// record's columns have a type of their own on each, which the portable
+/// pool cannot bind.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            SessionPool::Sqlite($p) => $body,
+            SessionPool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// The record's stored bytes, whatever its expiry date: the policy decides.
+async fn read(pool: &SessionPool, id: &Id) -> session_store::Result<Option<Vec<u8>>> {
+    let sql = format!("SELECT data FROM {SESSIONS_TABLE} WHERE id = $1");
+    let row: Option<(Vec<u8>,)> = on_pool!(pool, p => sqlx::query_as(&sql)
+        .bind(id.to_string())
+        .fetch_optional(p)
+        .await
+        .map_err(backend)?);
+    Ok(row.map(|(data,)| data))
+}
+
+/// Replaces the record if it still holds `stored`; answers whether it did.
+async fn replace(
+    pool: &SessionPool,
+    id: &Id,
+    stored: &[u8],
+    record: &Record,
+) -> session_store::Result<bool> {
+    let sql = format!(
+        "UPDATE {SESSIONS_TABLE} SET data = $1, expiry_date = $2 WHERE id = $3 AND data = $4"
+    );
+    let data =
+        rmp_serde::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    let updated = on_pool!(pool, p => sqlx::query(&sql)
+        .bind(data)
+        .bind(record.expiry_date)
+        .bind(id.to_string())
+        .bind(stored)
+        .execute(p)
+        .await
+        .map_err(backend)?
+        .rows_affected());
+    Ok(updated == 1)
+}
+
+/// Deletes the record if it still holds `stored`, recording `reason` in the
+/// same transaction; answers whether it did.
+async fn delete_recording(
+    pool: &SessionPool,
+    id: &Id,
+    stored: &[u8],
+    reason: EndReason,
+    now: UnixSecs,
+) -> session_store::Result<bool> {
+    let delete = format!("DELETE FROM {SESSIONS_TABLE} WHERE id = $1 AND data = $2");
+    let record = "INSERT INTO session_endings (session_id, reason, ended_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (session_id) DO UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at";
+    on_pool!(pool, p => {
+        let mut tx = p.begin().await.map_err(backend)?;
+        let deleted = sqlx::query(&delete)
+            .bind(id.to_string())
+            .bind(stored)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 1 {
+            sqlx::query(record)
+                .bind(id.to_string())
+                .bind(reason.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(deleted == 1)
+    })
+}
+
+/// Where a request can be held between reading a record and writing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// In [`touch`], before the update.
+    Touch,
+    /// In [`end_if_due`], before the delete.
+    End,
+}
+
+/// A gate a test closes to hold requests at one [`Step`] until it opens it
+/// again: the race window between a read and the write that depends on it,
+/// opened on purpose instead of hoped for. Reachable only from Rust (the
+/// integration tests hold the server's state), never over HTTP.
+#[derive(Debug, Default)]
+pub struct RaceWindow {
+    touch: Gate,
+    end: Gate,
+}
+
+#[derive(Debug)]
+struct Gate {
+    /// Whether requests arriving now wait.
+    closed: AtomicBool,
+    /// How many requests have arrived while closed, ever.
+    arrivals: watch::Sender<usize>,
+    opened: Notify,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            closed: AtomicBool::new(false),
+            arrivals: watch::Sender::new(0),
+            opened: Notify::new(),
+        }
+    }
+}
+
+/// A held gate never keeps a request longer than this, whatever the test does.
+const LONGEST_HOLD: Duration = Duration::from_secs(10);
+
+impl RaceWindow {
+    fn gate(&self, step: Step) -> &Gate {
+        match step {
+            Step::Touch => &self.touch,
+            Step::End => &self.end,
+        }
+    }
+
+    /// From now on, requests reaching `step` wait there.
+    pub fn hold(&self, step: Step) {
+        self.gate(step).closed.store(true, Ordering::Release);
+    }
+
+    /// Waits until `count` requests in all have been held at `step`.
+    pub async fn arrived(&self, step: Step, count: usize) {
+        let mut arrivals = self.gate(step).arrivals.subscribe();
+        let _ = tokio::time::timeout(LONGEST_HOLD, arrivals.wait_for(|n| *n >= count)).await;
+    }
+
+    /// Requests reaching `step` from now on pass; those held stay held.
+    pub fn stop_holding(&self, step: Step) {
+        self.gate(step).closed.store(false, Ordering::Release);
+    }
+
+    /// Lets every request held at `step` go on, and holds no more.
+    pub fn release(&self, step: Step) {
+        let gate = self.gate(step);
+        gate.closed.store(false, Ordering::Release);
+        gate.opened.notify_waiters();
+    }
+
+    async fn pass(&self, step: Step) {
+        let gate = self.gate(step);
+        if !gate.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let opened = gate.opened.notified();
+        tokio::pin!(opened);
+        // Registered before arriving, so a release right after is seen.
+        opened.as_mut().enable();
+        gate.arrivals.send_modify(|n| *n += 1);
+        let _ = tokio::time::timeout(LONGEST_HOLD, opened).await;
+    }
+}
