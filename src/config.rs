@@ -7,6 +7,8 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
+use crate::session::policy::Policy;
+
 /// The table of `Leptos.toml` that holds our settings.
 const TABLE: &str = "session-guard";
 
@@ -117,12 +119,17 @@ impl Settings {
 
         let idle = src.secs("SESSION_IDLE_TIMEOUT_SECS", 900, 30, 86_400)?;
         let warning = src.secs("SESSION_WARNING_SECS", 120, 20, 86_400)?;
-        if warning >= idle {
+        let longest = Policy::longest_warning(idle as i64).max(0) as u64;
+        if warning > longest {
             return Err(ConfigError::Invalid {
                 name: "SESSION_WARNING_SECS",
                 reason: format!(
-                    "{warning} must be less than SESSION_IDLE_TIMEOUT_SECS ({idle}); allowed: 20 to {}",
-                    idle.saturating_sub(1)
+                    "{warning} is too long for SESSION_IDLE_TIMEOUT_SECS ({idle}): the warning would \
+                     open on a user who is typing. It must leave the page's keep-alive interval \
+                     ({keep_alive} s), the activity write slice ({slice} s) and 1 s before it; \
+                     allowed: 20 to {longest}",
+                    keep_alive = crate::session::countdown::keep_alive_every_secs(idle as i64),
+                    slice = Policy::write_slice(idle as i64),
                 ),
             });
         }
@@ -277,6 +284,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("SESSION_WARNING_SECS"), "{err}");
+
+        // A warning that would open between two keep-alives of a busy page.
+        let err = Settings::from_sources(
+            None,
+            env(&[
+                ("SESSION_IDLE_TIMEOUT_SECS", "30"),
+                ("SESSION_WARNING_SECS", "29"),
+            ]),
+            loopback(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("SESSION_WARNING_SECS") && text.contains("20 to 23"),
+            "{text}"
+        );
+        let fits = Settings::from_sources(
+            None,
+            env(&[
+                ("SESSION_IDLE_TIMEOUT_SECS", "30"),
+                ("SESSION_WARNING_SECS", "23"),
+            ]),
+            loopback(),
+        );
+        assert!(fits.is_ok(), "{fits:?}");
 
         let err =
             Settings::from_sources(None, env(&[("SESSION_COOKIE_SECURE", "yes")]), loopback())

@@ -42,10 +42,17 @@ pub fn announcement(secs: i64) -> Option<String> {
     })
 }
 
-/// How often the page may send an activity keep-alive: a fixed slice of the
-/// idle timeout (1/15, at least 5 s), so a busy user is never warned.
+/// How often the page may send an activity keep-alive, in seconds: a fixed
+/// slice of the idle timeout (1/15, at least 5 s). The server refuses a
+/// warning so long that a busy user would see it between two keep-alives
+/// (`config`).
+pub fn keep_alive_every_secs(idle_timeout_secs: i64) -> i64 {
+    (idle_timeout_secs / 15).max(5)
+}
+
+/// [`keep_alive_every_secs`] in ms, for the page's monotonic clock.
 pub fn keep_alive_every_ms(idle_timeout_secs: i64) -> f64 {
-    ((idle_timeout_secs / 15).max(5) * 1000) as f64
+    (keep_alive_every_secs(idle_timeout_secs) * 1000) as f64
 }
 
 /// True when wall time moved differently from monotonic time by more than a

@@ -54,8 +54,22 @@ impl Policy {
         Policy {
             idle,
             absolute: settings.absolute_timeout.as_secs() as i64,
-            slice: (idle / 60).max(1),
+            slice: Self::write_slice(idle),
         }
+    }
+
+    /// The write slice for an idle timeout: 1/60 of it, at least a second.
+    pub fn write_slice(idle: i64) -> i64 {
+        (idle / 60).max(1)
+    }
+
+    /// The longest warning that never opens on a user who keeps working:
+    /// a busy page sends a keep-alive once per keep-alive interval, and the
+    /// answer it gets may be up to one write slice old, so between two
+    /// keep-alives the time left never falls below `idle - interval -
+    /// slice`; one second more keeps the warning clear of the rounding.
+    pub fn longest_warning(idle: i64) -> i64 {
+        idle - crate::session::countdown::keep_alive_every_secs(idle) - Self::write_slice(idle) - 1
     }
 
     pub fn idle_deadline(&self, data: &SessionData) -> UnixSecs {
