@@ -4,7 +4,9 @@
 
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
-use super::{countdown, EndReason};
+use leptos::task::spawn_local;
+
+use super::{countdown, session_status, EndReason};
 use crate::auth::SignIn;
 
 /// Shown `SESSION_WARNING_SECS` before the end. Only a button closes it:
@@ -94,9 +96,18 @@ pub fn ExpiredDialog(
             next: None,
         });
     };
+    // The page compares users by the name the server holds, not the one
+    // typed: `alice ` (a mobile keyboard's trailing space) or another case
+    // signs in the same user, who must keep the page.
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
-            on_signed_in.run(submitted.get_value());
+            spawn_local(async move {
+                let canonical = match session_status().await {
+                    Ok(report) => report.username,
+                    Err(_) => None,
+                };
+                on_signed_in.run(canonical.unwrap_or_else(|| submitted.get_value()));
+            });
         }
     });
     let error = move || action.value().get().and_then(Result::err);

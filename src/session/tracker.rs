@@ -30,6 +30,9 @@ pub struct SessionState {
     pub resumed: ArcRwSignal<u64>,
     /// Monotonic ms of the last answer that extended the session (any tab).
     pub last_contact_ms: ArcRwSignal<f64>,
+    /// The idle time left as the last guarded answer in this tab said it:
+    /// the guard passes each one on to the other tabs.
+    pub heard: ArcRwSignal<Option<Reading>>,
     pub guard_mounted: ArcRwSignal<bool>,
 }
 
@@ -44,6 +47,7 @@ impl SessionState {
             username: ArcRwSignal::new(None),
             resumed: ArcRwSignal::new(0),
             last_contact_ms: ArcRwSignal::new(0.0),
+            heard: ArcRwSignal::new(None),
             guard_mounted: ArcRwSignal::new(false),
         }
     }
@@ -139,12 +143,13 @@ pub fn observe_answer(status: u16, headers: &http::HeaderMap) {
         }
     }
     if let Some(secs) = header(IDLE_REMAINING_HEADER).and_then(|v| v.parse::<i64>().ok()) {
-        let now = monotonic_now_ms();
-        state.idle.set(Some(Reading {
+        let reading = Reading {
             remaining_secs: secs,
-            observed_at_ms: now,
-        }));
-        state.last_contact_ms.set(now);
+            observed_at_ms: monotonic_now_ms(),
+        };
+        state.idle.set(Some(reading));
+        state.last_contact_ms.set(reading.observed_at_ms);
+        state.heard.set(Some(reading));
     }
 }
 

@@ -2,15 +2,17 @@
 //!
 //! - Counts down from the server's relative deadlines on the monotonic clock
 //!   and shows the warning `warning_secs` before the end.
-//! - Real input (keys, pointer, wheel, scroll, typing) marks activity; at most
+//! - Real input (keys, pointer, wheel, scroll, typing; trusted events only,
+//!   never a script's) marks activity; at most
 //!   once per slice of the idle timeout, and only after such input, the page
 //!   sends a keep-alive. A page left alone sends nothing and expires on time.
 //!   While the warning is open, input does not extend: only its buttons do.
 //! - Re-asks the passive status on `visibilitychange`, `pageshow`, `online`,
 //!   when wall time jumps against monotonic time (sleep), and at the deadline:
 //!   the server decides whether the session ended.
-//! - Tabs act as one through a BroadcastChannel: an extend, a sign-out and a
-//!   sign-in again in one tab reach all of them.
+//! - Tabs act as one through a BroadcastChannel: the time left after every
+//!   guarded answer, an extend, a sign-out and a sign-in again in one tab
+//!   reach all of them.
 //! - When the session has ended, the page is blurred and inert under the
 //!   in-place sign-in; signing in as the same user resumes it (whatever failed
 //!   re-runs), as another user reloads it so nothing of the first one shows.
@@ -49,6 +51,10 @@ enum TabMessage {
         idle_secs: i64,
         absolute_secs: i64,
     },
+    /// A guarded answer in the sending tab: the idle time left now.
+    Remaining {
+        idle_secs: i64,
+    },
     Ended {
         reason: EndReason,
     },
@@ -65,6 +71,7 @@ impl fmt::Display for TabMessage {
                 idle_secs,
                 absolute_secs,
             } => write!(f, "extended {idle_secs} {absolute_secs}"),
+            TabMessage::Remaining { idle_secs } => write!(f, "remaining {idle_secs}"),
             TabMessage::Ended { reason } => write!(f, "ended {}", reason.as_str()),
             TabMessage::Resumed { username } => write!(f, "resumed {username}"),
         }
@@ -84,6 +91,9 @@ impl FromStr for TabMessage {
                     absolute_secs: absolute.parse().map_err(|_| ())?,
                 })
             }
+            "remaining" => Ok(TabMessage::Remaining {
+                idle_secs: rest.parse().map_err(|_| ())?,
+            }),
             "ended" => EndReason::parse(rest)
                 .map(|reason| TabMessage::Ended { reason })
                 .ok_or(()),
@@ -246,10 +256,16 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
         "touchstart",
     ] {
         let mark = mark_activity.clone();
+        // Only the browser's own events: a script's synthetic scroll or
+        // pointer move is not the user.
         let _ = use_event_listener_with_options(
             use_document(),
             ev::Custom::<web_sys::Event>::new(name),
-            move |_| mark(),
+            move |event: web_sys::Event| {
+                if event.is_trusted() {
+                    mark();
+                }
+            },
             UseEventListenerOptions::default()
                 .capture(true)
                 .passive(true),
@@ -316,6 +332,20 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
         set_title(text, title_before);
     });
 
+    // Every guarded answer in this tab tells the others how long is left,
+    // so that a tab the user is not in neither warns nor pings needlessly.
+    Effect::new({
+        let state = state.clone();
+        let post = post.clone();
+        move |_| {
+            if let Some(reading) = state.heard.get() {
+                post(&TabMessage::Remaining {
+                    idle_secs: reading.remaining_secs,
+                });
+            }
+        }
+    });
+
     // Other tabs.
     Effect::new({
         let state = state.clone();
@@ -336,6 +366,15 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
                     }));
                     state.absolute.set(Some(Reading {
                         remaining_secs: absolute_secs,
+                        observed_at_ms: at,
+                    }));
+                    state.last_contact_ms.set(at);
+                    now.set(at);
+                }
+                TabMessage::Remaining { idle_secs } => {
+                    let at = monotonic_now_ms();
+                    state.idle.set(Some(Reading {
+                        remaining_secs: idle_secs,
                         observed_at_ms: at,
                     }));
                     state.last_contact_ms.set(at);
@@ -509,6 +548,7 @@ mod tests {
                 idle_secs: 840,
                 absolute_secs: 27_000,
             },
+            TabMessage::Remaining { idle_secs: 899 },
             TabMessage::Ended {
                 reason: EndReason::SignedOut,
             },
@@ -526,6 +566,8 @@ mod tests {
             "",
             "extended 1",
             "extended x 2",
+            "remaining",
+            "remaining soon",
             "ended nap",
             "resumed ",
             "hello",
