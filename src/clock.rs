@@ -4,6 +4,16 @@
 //! system clock; tests (and, behind the explicit `SESSION_GUARD_TEST_HOOKS`
 //! setting, browser tests) move it forward with [`Clock::advance`] instead of
 //! sleeping. The offset only grows, so time never runs backwards.
+//!
+//! Several instances on one PostgreSQL compare their "now" with deadlines
+//! other instances wrote, so they must agree on it: a machine whose clock
+//! runs 5 s ahead would end live sessions 5 s early. Each instance on
+//! PostgreSQL follows the database's clock instead ([`Clock::follow`],
+//! measured at start-up and every minute by `db::follow_database_clock`):
+//! instances then agree within the round trip of that measurement plus a
+//! minute's drift, milliseconds on any network a database is used over, far
+//! inside the one-second grain of every deadline. SQLite has one server, and
+//! its own clock is the reference.
 
 use std::sync::{
     atomic::{AtomicI64, Ordering},
@@ -20,13 +30,23 @@ pub struct Clock {
     offset_secs: Arc<AtomicI64>,
     /// Stands still between advances (tests that count whole seconds).
     frozen: bool,
+    /// How far this machine's clock is off, in seconds: 0 in production,
+    /// set by tests to play a machine whose clock is wrong ([`Clock::skewed`]).
+    skew_secs: i64,
+    /// Added to this machine's reading to agree with the reference clock
+    /// (the database's), in ms; 0 until [`Clock::follow`] measures it.
+    correction_ms: Arc<AtomicI64>,
+}
+
+fn system_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn system_secs() -> UnixSecs {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    system_ms().div_euclid(1000)
 }
 
 impl Clock {
@@ -41,12 +61,44 @@ impl Clock {
         Clock {
             offset_secs: Arc::new(AtomicI64::new(system_secs())),
             frozen: true,
+            ..Clock::default()
         }
     }
 
     pub fn now(&self) -> UnixSecs {
-        let base = if self.frozen { 0 } else { system_secs() };
-        base + self.offset_secs.load(Ordering::Acquire)
+        let offset = self.offset_secs.load(Ordering::Acquire);
+        let correction = self.correction_ms.load(Ordering::Acquire);
+        if self.frozen {
+            // Only the machine's error and its correction move a frozen
+            // clock; they cancel out to within the measurement, rounded.
+            offset + (self.skew_secs * 1000 + correction + 500).div_euclid(1000)
+        } else {
+            offset + (self.machine_ms() + correction).div_euclid(1000)
+        }
+    }
+
+    /// What this machine's own clock reads, in ms since the epoch.
+    pub fn machine_ms(&self) -> i64 {
+        system_ms() + self.skew_secs * 1000
+    }
+
+    /// From now on, agrees with a reference clock that read `reference_ms`
+    /// when this machine read `machine_ms` (the middle of the round trip
+    /// that asked it).
+    pub fn follow(&self, reference_ms: i64, machine_ms: i64) {
+        self.correction_ms
+            .store(reference_ms - machine_ms, Ordering::Release);
+    }
+
+    /// The same test time on a machine whose clock is `secs` off (ahead
+    /// when positive), not yet corrected: another instance in a test.
+    pub fn skewed(&self, secs: i64) -> Clock {
+        Clock {
+            offset_secs: self.offset_secs.clone(),
+            frozen: self.frozen,
+            skew_secs: secs,
+            correction_ms: Arc::default(),
+        }
     }
 
     /// Moves this clock (and every clone of it) forward.
@@ -71,6 +123,23 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.clone().advance(Duration::from_secs(5));
         assert_eq!(clock.now(), start + 5);
+    }
+
+    #[test]
+    fn a_skewed_clock_agrees_once_it_follows_the_reference() {
+        let clock = Clock::frozen();
+        let ahead = clock.skewed(7);
+        assert_eq!(ahead.now(), clock.now() + 7);
+        // The reference (the database) reads the true time.
+        let asked_at = ahead.machine_ms();
+        ahead.follow(system_ms(), asked_at);
+        assert_eq!(ahead.now(), clock.now());
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(ahead.now(), clock.now(), "advances are shared");
+
+        let running = Clock::system().skewed(-5);
+        running.follow(system_ms(), running.machine_ms());
+        assert!((running.now() - system_secs()).abs() <= 1);
     }
 
     #[test]

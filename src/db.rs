@@ -20,6 +20,8 @@ use sqlx::{
     Connection, Executor, PgPool, SqlitePool,
 };
 
+use crate::clock::Clock;
+
 pub type Pool = sqlx::AnyPool;
 
 /// How long a request waits for a database connection before it is told
@@ -61,6 +63,22 @@ fn bounded<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
 pub enum SessionPool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Has `clock` follow the database's clock (PostgreSQL, where several
+/// instances must agree on "now"; see `clock`). On SQLite nothing to do.
+pub async fn follow_database_clock(db: &Database, clock: &Clock) -> sqlx::Result<()> {
+    let SessionPool::Postgres(pool) = &db.sessions else {
+        return Ok(());
+    };
+    let before = clock.machine_ms();
+    let (reference_ms,): (i64,) =
+        sqlx::query_as("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+            .fetch_one(pool)
+            .await?;
+    let after = clock.machine_ms();
+    clock.follow(reference_ms, before + (after - before) / 2);
+    Ok(())
 }
 
 /// The open, migrated database.

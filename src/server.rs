@@ -69,6 +69,9 @@ pub async fn state(
     clock: Clock,
 ) -> Result<AppState, StartError> {
     let db = db::connect(&settings.database_url).await?;
+    db::follow_database_clock(&db, &clock)
+        .await
+        .map_err(DbError::Connect)?;
     let policy = Policy::new(&settings.session);
     let store = GuardedStore::new(&db.sessions, policy);
     store.migrate().await.map_err(StartError::Store)?;
@@ -184,7 +187,8 @@ async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) ->
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Deletes ended sessions and old reasons every minute.
+/// Deletes ended sessions and old reasons every minute, and measures the
+/// database's clock again (PostgreSQL: see `clock`).
 pub fn spawn_sweeper(state: &AppState) {
     let db = state.db.clone();
     let clock = state.clock.clone();
@@ -192,6 +196,9 @@ pub fn spawn_sweeper(state: &AppState) {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
+            if let Err(err) = db::follow_database_clock(&db, &clock).await {
+                tracing::warn!(error = %err, "cannot read the database's clock");
+            }
             match store::sweep(&db, clock.now()).await {
                 Ok(swept) if swept.sessions + swept.endings > 0 => {
                     tracing::info!(

@@ -95,6 +95,46 @@ async fn two_instances_on_one_database_agree_on_every_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_whose_clocks_differ_agree_on_every_deadline() {
+    if backend() != Backend::Postgres {
+        eprintln!("skipped: several instances need TEST_BACKEND=postgres");
+        return;
+    }
+    let a = common::spawn_app().await;
+    // Two more machines, their clocks 7 s ahead and 7 s behind.
+    let ahead = a.another_instance_skewed(7).await;
+    let behind = a.another_instance_skewed(-7).await;
+    let alice = a.add_user("alice", "s3cret").await;
+    a.add_items(alice, 3).await;
+    let cookie = a.sign_in("alice", "s3cret").await;
+
+    // 3 s before the deadline: the fast machine does not end it early.
+    a.advance(IDLE - 3);
+    for instance in [&a, &ahead, &behind] {
+        let status = instance.status(Some(&cookie)).await;
+        assert_eq!(status["signed_in"], true, "ended early");
+        let left = status["idle_remaining_secs"].as_i64().unwrap();
+        assert!((2..=4).contains(&left), "{left} s left");
+    }
+    // Activity written by the slow machine is read right by the fast one.
+    let res = behind
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 200);
+    a.advance(IDLE - 3);
+    let status = ahead.status(Some(&cookie)).await;
+    assert_eq!(status["signed_in"], true, "ended early");
+
+    // 1 s past the deadline: the slow machine does not keep it alive.
+    a.advance(4);
+    let res = behind
+        .call("list_items", Some(&cookie), &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), 401, "kept alive past the deadline");
+    assert_eq!(json(res).await["reason"], "idle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_ended_by_sql_in_the_database_are_refused_at_once() {
     if backend() != Backend::Postgres {
         eprintln!("skipped: PostgreSQL only (on SQLite one server owns its sessions)");

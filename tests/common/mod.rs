@@ -310,6 +310,12 @@ impl TestApp {
         start(self.db.clone(), self.clock.clone(), &[]).await
     }
 
+    /// Another instance on a machine whose clock is `secs` off (ahead when
+    /// positive), with the same test time passing for both.
+    pub async fn another_instance_skewed(&self, secs: i64) -> TestApp {
+        start(self.db.clone(), self.clock.skewed(secs), &[]).await
+    }
+
     /// Stops the server as a crash or a deployment would: it stops
     /// answering and its database connections close. Answers what a new
     /// server needs to start where this one was ([`start`]).
