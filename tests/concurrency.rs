@@ -300,3 +300,42 @@ async fn a_failed_activity_write_answers_503_with_a_reason_and_the_session_survi
     assert_eq!(res.status(), 200);
     assert!(browser.session_cookie().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_calls_at_once_write_activity_once_per_slice_on_a_moving_clock() {
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let app = start(db, Clock::system(), &[]).await;
+    let browser = signed_in(&app).await;
+    let mut last_remaining = 0;
+    for round in 0..5 {
+        app.advance(SLICE);
+        let before = app.state.store.writes();
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let browser = browser.clone();
+                tokio::spawn(async move {
+                    call(&browser, ["list_items", "extend_session"][i % 2]).await
+                })
+            })
+            .collect();
+        for res in join_all(calls).await {
+            let res = res.unwrap();
+            assert_eq!(res.status(), 200, "round {round}");
+            let left: i64 = res.headers()["session-idle-remaining"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(left > IDLE as i64 - 2, "round {round}: {left} s left");
+        }
+        assert_eq!(
+            app.state.store.writes() - before,
+            1,
+            "round {round}: one activity write per slice"
+        );
+        let status = browser.status().await;
+        let remaining = status["idle_remaining_secs"].as_i64().unwrap();
+        assert!(remaining >= last_remaining - 1, "activity moved backwards");
+        last_remaining = remaining;
+    }
+}

@@ -55,7 +55,8 @@ const MAX_ATTEMPTS: usize = 8;
 pub enum Touched {
     /// `last_activity` is now the time asked for.
     Written,
-    /// The record already held this later (or equal) time: nothing written.
+    /// The record already held a time within one write slice of it (or
+    /// later): nothing written; here is that time.
     AlreadyLater(UnixSecs),
     /// No record: the session ended meanwhile. Nothing written.
     Gone,
@@ -73,7 +74,8 @@ pub enum Ending {
     Gone,
 }
 
-/// Moves the record's `last_activity` forward to `at`.
+/// Moves the record's `last_activity` forward to `at`, unless what is
+/// stored is already within one write slice of it.
 pub async fn touch(
     pool: &SessionPool,
     policy: &Policy,
@@ -89,7 +91,9 @@ pub async fn touch(
         let Some(mut data) = session_data(&record) else {
             return Ok(Touched::Gone);
         };
-        if data.last_activity >= at {
+        // Another request wrote within this slice (or later): one write
+        // per slice, whatever this request's copy said.
+        if at - data.last_activity < policy.slice {
             return Ok(Touched::AlreadyLater(data.last_activity));
         }
         data.last_activity = at;
