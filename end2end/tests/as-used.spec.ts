@@ -1,0 +1,129 @@
+// The session as a real browser uses it: several tabs, a cookie jar that
+// obeys every Set-Cookie, a mobile keyboard's trailing space, scripts that
+// fire events. The browser's clock is driven and the server's advanced in
+// step, as in session.spec.ts.
+import { APIRequestContext, expect, Page, test } from '@playwright/test';
+import { advanceServerClock, hydrated, newUser, signIn } from './support';
+
+const IDLE = 900;
+const WARNING = 120;
+
+async function pass(page: Page, request: APIRequestContext, secs: number) {
+  await advanceServerClock(request, secs);
+  await page.clock.fastForward(secs * 1000);
+}
+
+const warning = (page: Page) => page.getByRole('alertdialog', { name: /session/ });
+const expired = (page: Page) => page.getByRole('dialog', { name: /Session expired/ });
+
+/** Passes time a minute at a time until the page shows the expired dialog. */
+async function idleUntilExpired(page: Page, request: APIRequestContext) {
+  for (let i = 0; i < 40 && (await expired(page).count()) === 0; i++) {
+    await pass(page, request, 60);
+  }
+  await expect(expired(page)).toBeVisible();
+}
+
+test('an expired tab that re-checks its status still lets a new tab say why', async ({ context, request }) => {
+  await context.clock.install();
+  const page = await context.newPage();
+  await signIn(page, newUser('reason', 'pw', 3), 'pw');
+  await hydrated(page);
+  await idleUntilExpired(page, request);
+  await expect(expired(page)).toContainText('inactivity');
+
+  // The user comes back to the tab twice: each time it asks the (passive)
+  // status again. The session cookie is gone from the browser after that.
+  for (let i = 0; i < 2; i++) {
+    const asked = page.waitForResponse((r) => r.url().includes('/api/session_status'));
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await asked;
+  }
+  const cookies = await context.cookies();
+  expect(cookies.find((c) => c.name === 'session_guard')).toBeUndefined();
+
+  const other = await context.newPage();
+  await other.goto('/items');
+  await expect(other).toHaveURL(/\/login\?reason=idle/);
+  await expect(other.getByText(/inactivity/)).toBeVisible();
+});
+
+test('signing in again as "name " (a trailing space) keeps the draft', async ({ page, request }) => {
+  await page.clock.install();
+  const name = newUser('spacer', 'pw', 3);
+  await signIn(page, name, 'pw');
+  await page.goto('/items/new');
+  await hydrated(page);
+  await page.getByLabel('Title').fill('Kept title');
+  await page.getByLabel('Description').fill('Typed on a phone');
+  await idleUntilExpired(page, request);
+
+  await expired(page).getByLabel('Username').fill(`${name} `);
+  await expired(page).getByLabel('Password').fill('pw');
+  await expired(page).getByRole('button', { name: 'Sign in' }).click();
+  await expect(expired(page)).toHaveCount(0);
+  await expect(page.getByLabel('Title')).toHaveValue('Kept title');
+  await expect(page.getByLabel('Description')).toHaveValue('Typed on a phone');
+});
+
+test('paging in one tab moves the countdown of the other', async ({ context, request }) => {
+  await context.clock.install();
+  const name = newUser('pager', 'pw', 45);
+  const a = await context.newPage();
+  await signIn(a, name, 'pw');
+  await hydrated(a);
+  const b = await context.newPage();
+  await b.goto('/items');
+  await hydrated(b);
+
+  // 30 s before the warning, B pages. The click is dispatched without
+  // pointer or key events, so that no keep-alive (which tabs already
+  // shared) goes out: only the list_items answer can tell A.
+  await pass(a, request, IDLE - WARNING - 30);
+  await expect(warning(a)).toHaveCount(0);
+  const extended = [];
+  b.on('request', (r) => {
+    if (r.url().includes('/api/extend_session')) extended.push(r);
+  });
+  const listed = b.waitForResponse((r) => r.url().includes('/api/list_items'));
+  await b.getByRole('link', { name: 'Next' }).dispatchEvent('click');
+  expect((await listed).status()).toBe(200);
+  await expect(b.getByText('Page 2 of 3')).toBeVisible();
+
+  // A minute later A, which heard of it, is not warning (without the
+  // answer shared it would be, with 90 s left).
+  await pass(a, request, 60);
+  await a.clock.runFor(2_000);
+  expect(extended).toHaveLength(0);
+  await expect(warning(b)).toHaveCount(0);
+  await expect(warning(a)).toHaveCount(0);
+  await expect(a.locator('.guarded')).not.toHaveAttribute('inert', '');
+});
+
+test("a script's scroll and pointer events are not activity; the user's are", async ({ page, request }) => {
+  await page.clock.install();
+  await signIn(page, newUser('synthetic', 'pw'), 'pw');
+  await page.goto('/items/new');
+  await hydrated(page);
+  let extends_ = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/api/extend_session')) extends_ += 1;
+  });
+  // Past the keep-alive interval: the next activity would send one.
+  await pass(page, request, 70);
+
+  await page.evaluate(() => {
+    for (let i = 0; i < 5; i++) {
+      document.dispatchEvent(new Event('scroll'));
+      document.dispatchEvent(new PointerEvent('pointermove', { bubbles: true }));
+      document.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true }));
+    }
+  });
+  await page.clock.runFor(3_000);
+  await page.waitForTimeout(500);
+  expect(extends_).toBe(0);
+
+  const kept = page.waitForRequest((r) => r.url().includes('/api/extend_session'));
+  await page.getByLabel('Description').pressSequentially('real');
+  await kept;
+});
