@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, spawn_app, spawn_app_with, TestApp};
+use common::{json, spawn_app, spawn_app_with, Browser, TestApp};
 use reqwest::header;
 use session_guard::db::SessionPool;
 use session_guard::session::{
@@ -21,12 +21,16 @@ use tower_sessions::{
 const IDLE: u64 = 900;
 const ABSOLUTE: u64 = 28_800;
 
-async fn signed_in() -> (TestApp, String) {
+/// A server with Alice signed in, in a browser that keeps cookies as
+/// browsers do. Tests about a replayed cookie take it from the browser and
+/// send it by hand on purpose.
+async fn signed_in() -> (TestApp, Browser) {
     let app = spawn_app().await;
     let id = app.add_user("alice", "s3cret").await;
     app.add_items(id, 3).await;
-    let cookie = app.sign_in("alice", "s3cret").await;
-    (app, cookie)
+    let browser = app.browser();
+    assert_eq!(browser.sign_in("alice", "s3cret").await.status(), 200);
+    (app, browser)
 }
 
 fn idle_remaining(res: &reqwest::Response) -> i64 {
@@ -39,16 +43,14 @@ fn idle_remaining(res: &reqwest::Response) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
     app.advance(IDLE - 1);
-    let alive = app.status(Some(&cookie)).await;
+    let alive = browser.status().await;
     assert_eq!(alive["signed_in"], true);
     assert_eq!(alive["idle_remaining_secs"], 1);
 
     app.advance(1);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = browser.call("list_items", &[("page", "1")]).await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["session-idle-remaining"], "0");
     assert!(
@@ -73,7 +75,7 @@ async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before(
         "the expired record is deleted"
     );
     // A reload after the page found out: still "inactivity", not "sign in".
-    let page = app.get_page("/items", Some(&cookie)).await;
+    let page = browser.get_page("/items").await;
     assert_eq!(
         page.headers()[header::LOCATION],
         "/login?reason=idle&next=%2Fitems"
@@ -82,28 +84,20 @@ async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activity_extends_the_session_and_the_status_query_does_not() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
     app.advance(600);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = browser.call("list_items", &[("page", "1")]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(idle_remaining(&res), IDLE as i64);
 
     // The status answer says nothing that looks like a touch of the session.
-    let raw = app
-        .http
-        .get(app.url("/api/session_status"))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let raw = browser.status_response().await;
     assert!(raw.headers().get("session-idle-remaining").is_none());
 
     // Polling the status every 30 s for longer than the idle timeout.
     for _ in 0..40 {
         app.advance(30);
-        let status = app.status(Some(&cookie)).await;
+        let status = browser.status().await;
         if status["signed_in"] == false {
             assert_eq!(status["reason"], "idle");
             return;
@@ -114,23 +108,24 @@ async fn activity_extends_the_session_and_the_status_query_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_2_absolute_expiry_ends_a_constantly_active_session() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
     let mut elapsed = 0;
     while elapsed + 600 < ABSOLUTE {
         app.advance(600);
         elapsed += 600;
-        let res = app.call("extend_session", Some(&cookie), &[]).await;
+        let res = browser.call("extend_session", &[]).await;
         assert_eq!(res.status(), 200, "alive at {elapsed}s");
     }
     app.advance(ABSOLUTE - elapsed);
-    let res = app.call("extend_session", Some(&cookie), &[]).await;
+    let res = browser.call("extend_session", &[]).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "absolute");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
+    let cookie = browser.session_cookie().expect("signed in");
     let none = app.call("list_items", None, &[("page", "1")]).await;
     assert_eq!(json(none).await["reason"], "missing");
     let forged = app
@@ -184,14 +179,14 @@ async fn the_login_page_names_each_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
     let before = app.state.store.writes();
     // 1,000 requests over 100 simulated seconds; the write slice is 15 s.
     for i in 0..1000 {
         if i % 10 == 0 {
             app.advance(1);
         }
-        let res = app.call("extend_session", Some(&cookie), &[]).await;
+        let res = browser.call("extend_session", &[]).await;
         assert_eq!(res.status(), 200);
     }
     let writes = app.state.store.writes() - before;
@@ -203,14 +198,12 @@ async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarded_requests_in_a_row_read_the_session_from_memory() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
     let store = &app.state.store;
     let reads_before = store.reads();
     let hits_before = store.cache_hits();
     for _ in 0..500 {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = browser.call("list_items", &[("page", "1")]).await;
         assert_eq!(res.status(), 200);
     }
     let reads = store.reads() - reads_before;
@@ -224,9 +217,7 @@ async fn guarded_requests_in_a_row_read_the_session_from_memory() {
     // Memory never keeps a session alive past its deadline, nor one that
     // ended: the deadline is checked on every request.
     app.advance(IDLE);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = browser.call("list_items", &[("page", "1")]).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "idle");
 }
@@ -255,7 +246,8 @@ async fn unheard_pool(app: &TestApp) -> SessionPool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_alive() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
+    let cookie = browser.session_cookie().expect("signed in");
     let res = app
         .call("list_items", Some(&cookie), &[("page", "1")])
         .await;
@@ -548,7 +540,8 @@ async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_no_javascript_form_post_after_expiry_goes_to_the_login_page() {
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
+    let cookie = browser.session_cookie().expect("signed in");
     app.advance(IDLE);
     let res = app
         .http
@@ -571,7 +564,8 @@ async fn a_no_javascript_form_post_after_expiry_goes_to_the_login_page() {
 async fn guarded_pages_render_concurrently_on_a_multi_threaded_server() {
     // Page owners are dropped on whichever worker finishes the response; no
     // component may keep thread-bound state on the server.
-    let (app, cookie) = signed_in().await;
+    let (app, browser) = signed_in().await;
+    let cookie = browser.session_cookie().expect("signed in");
     let mut renders = Vec::new();
     for n in 0..40 {
         let http = app.http.clone();
