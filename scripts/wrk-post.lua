@@ -30,3 +30,15 @@ if pause > 0 then
     return pause
   end
 end
+
+-- BENCH_ROTATE=N: each request's body has its "{n}" replaced by 1 to N in
+-- turn (figure 4's sign-ins as N users).
+local rotate = tonumber(os.getenv("BENCH_ROTATE") or "0")
+if rotate > 0 then
+  local counter = 0
+  function request()
+    counter = counter + 1
+    local body = string.gsub(wrk.body, "{n}", tostring(counter % rotate + 1))
+    return wrk.format(nil, nil, nil, body)
+  end
+end

@@ -50,6 +50,10 @@ pub enum AppError {
     /// The database or another dependency is out of reach; retrying later can work.
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
     Unavailable,
+    /// Too much work queued (sign-ins being verified): 503 with
+    /// `Retry-After`; retrying after that can work.
+    #[error("The server is busy. Please try again in a moment.")]
+    Busy { retry_after_secs: u64 },
     /// A bug or an unexpected failure on the server. Details go to the log, not the client.
     #[error("Something went wrong on the server.")]
     Internal,
@@ -102,7 +106,7 @@ impl AppError {
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::TooManyAttempts { .. } => 429,
-            AppError::Unavailable => 503,
+            AppError::Unavailable | AppError::Busy { .. } => 503,
             AppError::Internal | AppError::Network { .. } => 500,
         }
     }
@@ -149,6 +153,10 @@ impl TryFrom<Wire> for AppError {
             "forbidden" => AppError::Forbidden { reason: reason()? },
             "not_found" => AppError::NotFound { reason: reason()? },
             "unavailable" => AppError::Unavailable,
+            "busy" => AppError::Busy {
+                retry_after_secs: retry_after_secs
+                    .ok_or_else(|| format!("{error}: missing `retry_after_secs`"))?,
+            },
             "internal" => AppError::Internal,
             "network" => AppError::Network { reason: reason()? },
             other => return Err(format!("unknown error `{other}`")),
@@ -255,6 +263,9 @@ mod tests {
             AppError::Forbidden { reason: "x".into() },
             AppError::NotFound { reason: "y".into() },
             AppError::Unavailable,
+            AppError::Busy {
+                retry_after_secs: 1,
+            },
             AppError::Internal,
             AppError::Network { reason: "z".into() },
         ] {

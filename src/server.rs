@@ -187,15 +187,18 @@ async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) ->
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Deletes ended sessions and old reasons every minute, and measures the
-/// database's clock again (PostgreSQL: see `clock`).
+/// Deletes ended sessions and old reasons every minute, forgets sign-in
+/// counts that have refilled, and measures the database's clock again
+/// (PostgreSQL: see `clock`).
 pub fn spawn_sweeper(state: &AppState) {
     let db = state.db.clone();
     let clock = state.clock.clone();
+    let throttle = state.throttle.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
+            throttle.prune();
             if let Err(err) = db::follow_database_clock(&db, &clock).await {
                 tracing::warn!(error = %err, "cannot read the database's clock");
             }

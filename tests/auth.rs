@@ -301,3 +301,88 @@ async fn asvs_2_2_1_one_address_guessing_across_many_names_is_refused() {
     let res = sign_in_from(&app, [127, 0, 0, 4], "alice", "s3cret").await;
     assert_eq!(res.status(), 200, "other addresses are not affected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asvs_2_2_1_a_burst_of_guesses_verifies_at_most_the_allowance() {
+    use session_guard::auth::throttle::USER_BURST;
+    let app = std::sync::Arc::new(spawn_app().await);
+    app.add_user("alice", "s3cret").await;
+    let attacker = [127, 0, 0, 5];
+    // 99 wrong guesses for one name from one address, all at once.
+    let guesses: Vec<_> = (0..99)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { sign_in_from(&app, attacker, "alice", "guess").await })
+        })
+        .collect();
+    let mut verified = 0;
+    for guess in futures::future::join_all(guesses).await {
+        let res = guess.unwrap();
+        match res.status().as_u16() {
+            // Verified, and wrong.
+            401 => verified += 1,
+            // Refused before any verification, with when to come back.
+            429 | 503 => assert!(retry_after(&res) >= 1),
+            other => panic!("a guess answered {other}"),
+        }
+    }
+    assert!(
+        verified <= USER_BURST,
+        "{verified} guesses were verified; the allowance is {USER_BURST}"
+    );
+    // Right after, the right password from there is refused too.
+    let res = sign_in_from(&app, attacker, "alice", "s3cret").await;
+    assert_eq!(res.status(), 429, "the burst bought a verification");
+    assert!(session_cookie(&res).is_none());
+    // Alice herself, from her own address, is not.
+    let res = sign_in_from(&app, [127, 0, 0, 6], "alice", "s3cret").await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn right_passwords_never_use_up_an_allowance() {
+    use session_guard::auth::throttle::ADDRESS_BURST;
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    for n in 0..ADDRESS_BURST + 5 {
+        let res = sign_in_from(&app, [127, 0, 0, 7], "alice", "s3cret").await;
+        assert_eq!(res.status(), 200, "sign-in {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_sign_ins_from_many_addresses_queues_boundedly_and_says_when_to_retry() {
+    use session_guard::auth::password::MAX_QUEUED;
+    let app = std::sync::Arc::new(spawn_app().await);
+    app.add_user("alice", "s3cret").await;
+    // Three times as many verifications as may wait, from as many
+    // addresses (so no per-address limit applies), all at once.
+    let flood: Vec<_> = (0..3 * MAX_QUEUED as u8)
+        .map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                sign_in_from(&app, [127, 0, 1, n + 1], &format!("user{n}"), "guess").await
+            })
+        })
+        .collect();
+    let (mut verified, mut busy) = (0, 0);
+    for res in futures::future::join_all(flood).await {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            401 => verified += 1,
+            503 => {
+                busy += 1;
+                assert!(retry_after(&res) >= 1);
+                assert_eq!(json(res).await["error"], "busy");
+            }
+            other => panic!("a sign-in answered {other}"),
+        }
+    }
+    // One hashing thread takes tens of ms per verification: more than the
+    // queue holds arrive before it drains.
+    assert!(busy > 0, "nothing was turned away ({verified} verified)");
+    assert!(verified >= 1);
+    // And the server is fine afterwards.
+    let res = sign_in_from(&app, [127, 0, 2, 1], "alice", "s3cret").await;
+    assert_eq!(res.status(), 200);
+}

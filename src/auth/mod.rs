@@ -47,6 +47,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 mod backend {
     use super::*;
+    use crate::auth::throttle::{Client, Who};
     use crate::session::{guard, EndReason};
     use crate::state::AppState;
 
@@ -57,30 +58,35 @@ mod backend {
     ) -> Result<(), AppError> {
         let state = AppState::from_context()?;
         let addr = client_address();
-        let throttle_name = username.trim().to_lowercase();
-        if let Some(wait) = state.throttle.wait(&throttle_name, addr) {
-            tracing::info!("sign-in throttled");
-            return Err(too_many(wait));
-        }
+        let who = Who::of(&username);
+        // Logged as the throttle counts it: a name that parses, never
+        // whatever else was submitted (ASVS 7.2.1, without log injection).
+        let logged = match &who {
+            Who::Name(name) => name.as_str(),
+            Who::Unparsed => "(not a username)",
+        };
+        let attempt = match state.throttle.begin(who.clone(), Client::of(addr)) {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                tracing::warn!(username = logged, client = %addr, "sign-in throttled");
+                return Err(too_many(refused.wait));
+            }
+        };
         // An invalid name still costs a full verification: no timing hint.
         let user = match Username::parse(username.trim()) {
             Ok(name) => users::find(&state.db.pool, &name).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        if !password::verify(stored, password).await? {
-            tracing::info!("sign-in refused");
-            if let Some(wait) = state.throttle.failed(&throttle_name, addr) {
-                return Err(too_many(wait));
-            }
-            return Err(AppError::InvalidCredentials);
-        }
-        let Some(user) = user else {
+        let verified = password::verify(stored, password).await?;
+        let (true, Some(user)) = (verified, user) else {
+            tracing::warn!(username = logged, client = %addr, "sign-in failed");
             return Err(AppError::InvalidCredentials);
         };
+        attempt.succeeded();
         let (session, cookies) = guard::request_session_from_context()?;
         guard::start(&state, &session, &cookies, user.id, &user.username).await?;
-        tracing::info!(user_id = user.id, "signed in");
+        tracing::info!(username = logged, user_id = user.id, client = %addr, "signed in");
         if let Some(next) = next {
             let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
             leptos_axum::redirect(&target);

@@ -6,6 +6,11 @@
 //!
 //! An unknown user is verified against a fixed dummy hash, so it costs the
 //! same time as a wrong password and the timing reveals nothing.
+//!
+//! Verifications are bounded: at most [`MAX_QUEUED`] wait or run at once;
+//! past that a sign-in is answered `503` with `Retry-After` at once rather
+//! than joining a queue that grows. A verification whose request has gone
+//! (timed out, closed) by the time its turn comes is skipped.
 
 use std::sync::LazyLock;
 
@@ -44,6 +49,12 @@ fn lowest_cpu_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lowest_cpu_priority() {}
 
+/// Verifications waiting or running at once, at most: about a second of
+/// work for one hashing thread.
+pub const MAX_QUEUED: usize = 32;
+
+static QUEUE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_QUEUED);
+
 /// Runs one Argon2 computation on the hashing threads.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -51,6 +62,10 @@ async fn hashing<T: Send + 'static>(
     let pool = HASHERS.as_ref().ok_or(AppError::Internal)?;
     let (done, result) = tokio::sync::oneshot::channel();
     pool.spawn(move || {
+        // Nobody waits for the answer any more: spare the CPU.
+        if done.is_closed() {
+            return;
+        }
         let _ = done.send(work());
     });
     result.await.map_err(|_| AppError::Internal)
@@ -93,6 +108,12 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 /// True when `password` matches `stored`; `None` (no such user) costs the
 /// same and is always false.
 pub async fn verify(stored: Option<String>, password: String) -> Result<bool, AppError> {
+    let Ok(_place) = QUEUE.try_acquire() else {
+        tracing::warn!("password verifications queue full");
+        return Err(AppError::Busy {
+            retry_after_secs: 1,
+        });
+    };
     hashing(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());

@@ -363,7 +363,8 @@ pub fn set_error_status(err: &AppError) {
     }
     if let AppError::TooManyAttempts {
         retry_after_secs, ..
-    } = err
+    }
+    | AppError::Busy { retry_after_secs } = err
     {
         res.insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }
