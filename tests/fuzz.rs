@@ -28,7 +28,7 @@ fn mutate(rng: &mut StdRng, valid: &[u8]) -> Vec<u8> {
     let mut body = valid.to_vec();
     for _ in 0..rng.random_range(1..=3) {
         let at = rng.random_range(0..=body.len());
-        match rng.random_range(0..10) {
+        match rng.random_range(0..11) {
             0 => {
                 body = (0..rng.random_range(0..200))
                     .map(|_| rng.random())
@@ -51,6 +51,15 @@ fn mutate(rng: &mut StdRng, valid: &[u8]) -> Vec<u8> {
             7 => body
                 .splice(at..at, [0xff, 0xfe, 0x00].iter().copied())
                 .for_each(drop),
+            // Control characters, raw and percent-encoded (a NUL reached
+            // PostgreSQL as a 500 once).
+            10 => {
+                let control = [
+                    "%00", "%01", "%07", "%1B", "%7F", "%C2%85", "\u{0}", "\u{8}",
+                ];
+                let pick = control[rng.random_range(0..control.len())];
+                body.splice(at..at, pick.bytes()).for_each(drop)
+            }
             8 => body.extend(std::iter::repeat_n(b'x', rng.random_range(1_000..60_000))),
             _ => body
                 .splice(at..at, b"=&&=[]".iter().copied())

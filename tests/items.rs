@@ -214,3 +214,41 @@ async fn an_empty_list_says_so_and_links_to_a_new_item() {
     assert!(html.contains("Page 1 of 1"));
     assert!(!html.contains(r#"rel="next""#), "no Next on the only page");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_a_field_are_a_400_that_stores_nothing() {
+    let app = spawn_app_with(&[]).await;
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    for (title, description, field) in [
+        ("a\0b", "text", "title"),
+        ("A title", "nul \0 inside", "description"),
+        ("bell \u{7}", "", "title"),
+        ("A title", "escape \u{1b}[2J", "description"),
+    ] {
+        let res = app
+            .call(
+                "create_item",
+                Some(&cookie),
+                &[("title", title), ("description", description)],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{title:?} / {description:?}");
+        let body = json(res).await;
+        assert_eq!(body["field"], field);
+        assert!(body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("control character"));
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    // Tabs and line breaks (as a text area sends them) are text.
+    let res = app
+        .call(
+            "create_item",
+            Some(&cookie),
+            &[("title", "Tab\there"), ("description", "one\r\ntwo")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}

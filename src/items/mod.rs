@@ -76,8 +76,33 @@ pub struct Draft {
     pub description: String,
 }
 
+/// Line breaks as a browser sends them from a text area (`\r\n`), or a
+/// lone `\r`, become `\n`.
+fn unify_line_breaks(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Refuses control characters other than newline and tab: a NUL is refused
+/// by PostgreSQL (it would be a 500), and none of them is text anyone typed.
+fn refuse_control_characters(field: &str, label: &str, text: &str) -> Result<(), AppError> {
+    match text.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+        Some(c) => Err(AppError::invalid_field(
+            field,
+            format!(
+                "{label} contains the control character U+{:04X}; only text, tabs and line breaks are allowed.",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Draft {
     pub fn parse(title: &str, description: &str) -> Result<Self, AppError> {
+        let title = unify_line_breaks(title);
+        let description = unify_line_breaks(description);
+        refuse_control_characters("title", "Title", &title)?;
+        refuse_control_characters("description", "Description", &description)?;
         let title = title.trim();
         if title.is_empty() {
             return Err(AppError::invalid_field("title", "Title is required."));
@@ -98,7 +123,7 @@ impl Draft {
         }
         Ok(Draft {
             title: title.to_owned(),
-            description: description.to_owned(),
+            description,
         })
     }
 }
@@ -117,5 +142,23 @@ mod tests {
         let err = Draft::parse("ok", &"d".repeat(20_001)).unwrap_err();
         assert!(err.field_message("description").unwrap().contains("20000"));
         assert!(Draft::parse(&"é".repeat(200), &"d".repeat(20_000)).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_tabs_and_line_breaks() {
+        for (title, description, field) in [
+            ("a\0b", "", "title"),
+            ("ok", "x\u{0}y", "description"),
+            ("bell\u{7}", "", "title"),
+            ("ok", "esc\u{1b}[2J", "description"),
+            ("ok", "c1\u{85}", "description"),
+            ("del\u{7f}", "", "title"),
+        ] {
+            let err = Draft::parse(title, description).unwrap_err();
+            let message = err.field_message(field).expect(field);
+            assert!(message.contains("control character"), "{message}");
+        }
+        let draft = Draft::parse("tab\there", "line one\r\nline two\rthree\n\tindented").unwrap();
+        assert_eq!(draft.description, "line one\nline two\nthree\n\tindented");
     }
 }
