@@ -52,6 +52,27 @@ fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     None
 }
 
+/// Pages and server-function answers are never kept by the browser or a
+/// cache: after signing out on a shared computer, Back and the back-forward
+/// cache must not show the items again. Every HTML answer (pages are
+/// rendered per session; the static files hold none) and every `/api/`
+/// answer gets `Cache-Control: no-store`; static files are left to their
+/// own caching.
+pub async fn no_store(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if api || html {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
 /// The policy for pages: scripts only from this site or with this
 /// response's nonce (Leptos's hydration script), WebAssembly allowed, no
 /// framing, no plugins, forms only to this site.

@@ -141,9 +141,11 @@ pub fn router(state: AppState) -> Router {
     }
     let mut app = app
         .layer(from_fn_with_state(state.clone(), guard::page_layer))
+        // Inside the guard: a call without a live session is refused 401
+        // whatever its body, and learns nothing of the functions' fields.
+        .layer(axum::middleware::from_fn(api::only_known_fields))
         .layer(from_fn_with_state(state.clone(), guard::api_layer))
         .layer(session_layer)
-        .layer(axum::middleware::from_fn(api::only_known_fields))
         // Before any session work: a cross-site post never touches a session.
         .layer(axum::middleware::from_fn(security::same_site_only))
         .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))
@@ -158,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         // of /api/ calls are JSON too.
         .layer(axum::middleware::from_fn(api::json_errors));
     // Outside everything above, so refusals (401, 403, 408, 413) carry them too.
+    app = app.layer(axum::middleware::from_fn(security::no_store));
     for (name, value) in security::common_headers() {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }

@@ -115,13 +115,18 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
     let post = |path: &str, content_type: &str, body: Vec<u8>| {
-        app.http
+        let req = app
+            .http
             .post(app.url(path))
             .header(header::ACCEPT, "application/json")
-            .header(header::COOKIE, &cookie)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
+            .header(header::COOKIE, &cookie);
+        // An empty type stands for none at all.
+        let req = if content_type.is_empty() {
+            req
+        } else {
+            req.header(header::CONTENT_TYPE, content_type)
+        };
+        req.body(body).send()
     };
     let form = "application/x-www-form-urlencoded";
     let cases: Vec<(&str, &str, &str, Vec<u8>, u16)> = vec![
@@ -165,13 +170,34 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
             "/api/create_item",
             "application/json",
             br#"{"title":"x","description":""}"#.to_vec(),
-            400,
+            415,
         ),
         (
             "binary body",
             "/api/create_item",
             "application/octet-stream",
             vec![0, 159, 146, 150],
+            415,
+        ),
+        (
+            "a form sent as text/plain, with an extra field",
+            "/api/create_item",
+            "text/plain",
+            b"title=a&description=&owner=bob".to_vec(),
+            415,
+        ),
+        (
+            "a form without a Content-Type, with an extra field",
+            "/api/create_item",
+            "",
+            b"title=a&description=&owner=bob".to_vec(),
+            415,
+        ),
+        (
+            "extra field under an upper-case form type",
+            "/api/create_item",
+            "Application/X-WWW-Form-URLEncoded; Charset=UTF-8",
+            b"title=a&description=&owner=bob".to_vec(),
             400,
         ),
         (
@@ -257,4 +283,37 @@ async fn create_item_by_hand(
         .expect("the server answered within a minute")
         .unwrap();
     String::from_utf8_lossy(&answer[..n]).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_server_function_answers_are_never_stored() {
+    let app = spawn_app().await;
+    let id = app.add_user("alice", "s3cret").await;
+    app.add_items(id, 3).await;
+    let browser = app.browser();
+    let signed_in = browser.sign_in("alice", "s3cret").await;
+    let mut answers = vec![("sign_in", signed_in)];
+    answers.push(("items page", browser.get_page("/items").await));
+    answers.push(("new item page", browser.get_page("/items/new").await));
+    answers.push((
+        "list_items",
+        browser.call("list_items", &[("page", "1")]).await,
+    ));
+    answers.push(("session_status", browser.status_response().await));
+    answers.push(("sign_out", browser.call("sign_out", &[]).await));
+    answers.push((
+        "a refused call",
+        browser.call("list_items", &[("page", "1")]).await,
+    ));
+    answers.push(("login page", browser.get_page("/login").await));
+    for (what, res) in answers {
+        assert_eq!(
+            res.headers()
+                .get(reqwest::header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what} ({})",
+            res.status()
+        );
+    }
 }

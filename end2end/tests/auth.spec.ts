@@ -46,3 +46,33 @@ test.describe('without JavaScript', () => {
     await expect(page.getByText(/signed out/)).toBeVisible();
   });
 });
+
+// A shared computer: after signing out, the next person presses Back.
+// Pages and answers are `no-store`, so neither the back-forward cache nor
+// the HTTP cache shows the items again: Back asks the server, which sends
+// the login page.
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(javaScriptEnabled ? 'Back after sign-out' : 'Back after sign-out, without JavaScript', () => {
+    test.use({ javaScriptEnabled });
+
+    test('shows no item', async ({ page }) => {
+      await page.goto('/login');
+      await page.getByLabel('Username').fill('demo');
+      await page.getByLabel('Password').fill('demo');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect(page.getByRole('list').getByRole('listitem').first()).toBeVisible();
+      const items = await page.request.get('/items');
+      expect(items.headers()['cache-control']).toBe('no-store');
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await expect(page.getByText(/signed out/)).toBeVisible();
+      await page.goBack();
+      if (!javaScriptEnabled) {
+        await expect(page).toHaveURL(/\/login/);
+      }
+      // With the script, Back is the router's: the list asks the server
+      // again, is refused, and the page offers to sign in instead.
+      await expect(page.getByRole('listitem')).toHaveCount(0);
+    });
+  });
+}
