@@ -110,8 +110,10 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     json
 }
 
-/// A form body naming a field its function does not take is refused with
-/// 400 and that field; anything else goes on, body intact. It reads the
+/// A `POST` to a server function must be form-encoded (any case, any
+/// parameters) or empty without a type: else `415`. A form body naming a
+/// field its function does not take is refused with 400 and that field;
+/// anything else goes on, body intact. It reads the
 /// body, so it sits inside the body limit and the request timeout: a body
 /// that never arrives times out instead of holding a task.
 pub async fn only_known_fields(req: Request, next: Next) -> Response {
@@ -122,18 +124,17 @@ pub async fn only_known_fields(req: Request, next: Next) -> Response {
 }
 
 async fn refuse_unknown_fields(req: Request) -> Result<Request, Response> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let Some(fields) = FIELDS.get(req.uri().path()).copied() else {
         return Ok(req);
     };
-    if !is_form || req.method() != Method::POST {
+    if req.method() != Method::POST {
         return Ok(req);
     }
-    let (parts, body) = req.into_parts();
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| media_type(v.as_bytes()));
+    let (mut parts, body) = req.into_parts();
     // The body limit outside makes this fail past MAX_BODY_BYTES.
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -145,6 +146,29 @@ async fn refuse_unknown_fields(req: Request) -> Result<Request, Response> {
                 )),
             )
         })?;
+    // A form, or nothing at all (a call without arguments from a plain
+    // client); any other encoding would reach a decoder that ignores what
+    // it does not know.
+    match media_type.as_deref() {
+        // Passed on as the framework's decoder expects to read it.
+        Some(FORM) => {
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(FORM));
+        }
+        None if bytes.is_empty() => {}
+        other => {
+            return Err(json_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &AppError::bad_request(format!(
+                    "server functions take a form-encoded body ({FORM}), not {}",
+                    other.map_or("a body without a Content-Type".to_owned(), |t| {
+                        format!("`{t}`")
+                    })
+                )),
+            ));
+        }
+    }
     let unknown = form_keys(&bytes).find(|key| !fields.contains(&key.as_str()));
     if let Some(key) = unknown {
         let name = parts.uri.path().trim_start_matches("/api/");
@@ -162,6 +186,16 @@ async fn refuse_unknown_fields(req: Request) -> Result<Request, Response> {
         ));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A Content-Type's media type, without parameters, in lower case (media
+/// types are case-insensitive); text that is not ASCII reads as itself.
+fn media_type(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    essence.to_ascii_lowercase()
 }
 
 /// The keys of a form body, decoded; pieces that are not UTF-8 are left for
@@ -204,6 +238,15 @@ mod tests {
         }
         assert_eq!(FIELDS[CreateItem::PATH], ["title", "description"]);
         assert!(FIELDS[SignOut::PATH].is_empty());
+    }
+
+    #[test]
+    fn media_types_are_read_without_case_or_parameters() {
+        assert_eq!(
+            media_type(b"Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            FORM
+        );
+        assert_eq!(media_type(b" text/plain "), "text/plain");
     }
 
     #[test]
