@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -13,10 +13,16 @@ use axum::{
     routing::post,
     Router,
 };
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
-use tokio::net::TcpListener;
-use tower::Layer;
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::{Layer, ServiceExt};
 use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer, trace::TraceLayer,
@@ -220,6 +226,15 @@ pub fn spawn_sweeper(state: &AppState) {
     });
 }
 
+/// How long a client may take to send a request's line and headers; a
+/// client trickling them is cut off then. (The 30 s request timeout starts
+/// only once they have arrived.)
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections open at once, at most; past it new ones wait in the listen
+/// backlog until one closes.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -256,21 +271,66 @@ impl Application {
         let _serving = self.serving;
         spawn_sweeper(&self.state);
         let app = router(self.state);
-        // Each answer leaves at once: without TCP_NODELAY a response written
-        // in two parts can wait for the client's delayed ACK (40 ms or more).
-        let listener = self.listener.tap_io(|tcp| {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let graceful = GracefulShutdown::new();
+        let mut connections = auto::Builder::new(TokioExecutor::new());
+        connections
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let stop = tokio::signal::ctrl_c();
+        tokio::pin!(stop);
+        loop {
+            // At the cap, new connections wait in the listen backlog.
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                _ = &mut stop => break,
+            };
+            let Ok(slot) = slot else { break };
+            let (tcp, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors, or a connection reset
+                        // before it was accepted: try again shortly.
+                        tracing::warn!(error = %err, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut stop => break,
+            };
+            // Each answer leaves at once: without TCP_NODELAY a response
+            // written in two parts can wait for the client's delayed ACK.
             if let Err(err) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %err, "cannot set TCP_NODELAY");
             }
-        });
-        // The peer's address reaches sign-in throttling through ConnectInfo.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+            // The peer's address reaches sign-in throttling as axum's
+            // ConnectInfo, as axum::serve would put it there.
+            let app = app.clone();
+            let service = tower::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+            let connection = connections
+                .serve_connection_with_upgrades(
+                    TokioIo::new(tcp),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                drop(slot);
+            });
+        }
+        // Open connections finish the requests they have, for a while.
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+        Ok(())
     }
 }

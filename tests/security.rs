@@ -317,3 +317,51 @@ async fn pages_and_server_function_answers_are_never_stored() {
         );
     }
 }
+
+/// A client that trickles its headers (slowloris) is cut off once the
+/// header-read timeout has passed, and never keeps others from being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
+    use session_guard::server::HEADER_READ_TIMEOUT;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+
+    // Meanwhile others are served.
+    let res = app.http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // One header byte a second; the server must end this connection.
+    let mut buf = [0u8; 512];
+    let cut_after = loop {
+        assert!(
+            started.elapsed() < HEADER_READ_TIMEOUT + Duration::from_secs(10),
+            "a trickling client was never cut off"
+        );
+        if slow.write_all(b"X").await.is_err() {
+            break started.elapsed();
+        }
+        match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(n)) if n > 0 => {
+                // An answer before the headers ended can only be a refusal.
+                let head = String::from_utf8_lossy(&buf[..n]);
+                assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+                break started.elapsed();
+            }
+            Ok(_) => break started.elapsed(),
+        }
+    };
+    assert!(
+        cut_after >= HEADER_READ_TIMEOUT - Duration::from_secs(1),
+        "cut off after {cut_after:?}, before the timeout"
+    );
+    let res = app.http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
