@@ -1,7 +1,7 @@
 //! The command line: `serve` (the default), `add-user`, `seed-demo`.
 
 use std::{
-    io::{BufRead, Write},
+    io::{BufRead, IsTerminal, Write},
     path::Path,
     process::ExitCode,
 };
@@ -85,15 +85,33 @@ async fn serve(settings: Settings, leptos: leptos::prelude::LeptosOptions) -> Re
     app.run().await.map_err(|e| e.to_string())
 }
 
+/// Passwords `add-user` accepts are at least this long (ASVS 2.1.1 asks
+/// for 12 from users choosing their own; 8 is the floor NIST sets). The demo
+/// user's `demo` (`seed-demo`) is the one documented exception.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// The password, from a terminal without echo, else as one line of
+/// standard input (a pipe, a script).
 fn read_password() -> Result<String, String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    let password = if std::io::stdin().is_terminal() {
+        eprint!("Password for the new user: ");
+        rpassword::read_password().map_err(|e| format!("cannot read the password: {e}"))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
     if password.is_empty() {
         return Err("the password is empty: give it as one line on standard input".into());
+    }
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "the password is {length} characters; at least {MIN_PASSWORD_CHARS} are needed"
+        ));
     }
     Ok(password)
 }

@@ -152,7 +152,10 @@ impl Settings {
         if !crate::db::is_supported_url(&database_url) {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
-                reason: format!("{database_url:?} is neither a sqlite:// nor a postgres:// URL"),
+                reason: format!(
+                    "{:?} is neither a sqlite:// nor a postgres:// URL",
+                    crate::db::redacted(&database_url)
+                ),
             });
         }
 
@@ -309,6 +312,17 @@ mod tests {
             loopback(),
         );
         assert!(fits.is_ok(), "{fits:?}");
+
+        // A malformed DATABASE_URL is named without its password.
+        let err = Settings::from_sources(
+            None,
+            env(&[("DATABASE_URL", "mysql://app:hunter2@db.example/app")]),
+            loopback(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("mysql://app:***@db.example/app"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
 
         let err =
             Settings::from_sources(None, env(&[("SESSION_COOKIE_SECURE", "yes")]), loopback())

@@ -92,7 +92,7 @@ pub struct Database {
 pub enum DbError {
     #[error("DATABASE_URL: {0}")]
     Url(sqlx::Error),
-    #[error("DATABASE_URL: {0:?} is neither a sqlite:// nor a postgres:// URL")]
+    #[error("DATABASE_URL: {:?} is neither a sqlite:// nor a postgres:// URL", redacted(.0))]
     Scheme(String),
     #[error("cannot create the database directory {path}: {source}")]
     Dir {
@@ -170,6 +170,23 @@ fn create_parent_dir(path: &std::path::Path) -> Result<(), DbError> {
             })
         }
         _ => Ok(()),
+    }
+}
+
+/// `url` with its password replaced by `***`, for messages and logs:
+/// `postgres://app:s3cret@db/x` becomes `postgres://app:***@db/x`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+        None => url.to_owned(),
     }
 }
 
@@ -253,4 +270,41 @@ async fn connect_postgres(url: &str) -> Result<Database, DbError> {
         pool,
         sessions: SessionPool::Postgres(sessions),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/x?sslmode=require"),
+            "postgres://app:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redacted("postgres://app:p@ss@db/x"),
+            "postgres://app:***@db/x"
+        );
+        assert_eq!(redacted("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redacted("sqlite://data/a.db"), "sqlite://data/a.db");
+        assert_eq!(redacted("not a url"), "not a url");
+    }
+
+    #[tokio::test]
+    async fn malformed_urls_are_reported_without_their_password() {
+        for url in [
+            "postgres://app:hunter2@db:notaport/x",
+            "postgres://app:hunter2@[::1/x",
+            "mysql://app:hunter2@db/x",
+            "postgres://app:hunter2@db/x?sslmode=sometimes",
+        ] {
+            let Err(err) = connect(url).await else {
+                panic!("{url} was accepted");
+            };
+            let text = err.to_string();
+            assert!(!text.contains("hunter2"), "{url}: {text}");
+            assert!(text.contains("DATABASE_URL"), "{url}: {text}");
+        }
+    }
 }

@@ -42,7 +42,11 @@ fn users(db: &TestDb) -> Vec<(String, i64)> {
 fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
     let db = TestDb::new_blocking();
 
-    let ok = run(&db, &["add-user", "alice", "--items", "2500"], "pw\n");
+    let ok = run(
+        &db,
+        &["add-user", "alice", "--items", "2500"],
+        "correct-horse\n",
+    );
     assert!(
         ok.status.success(),
         "{}",
@@ -54,7 +58,7 @@ fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
     );
     assert_eq!(users(&db), vec![("alice".to_owned(), 2500)]);
 
-    let duplicate = run(&db, &["add-user", "alice"], "other\n");
+    let duplicate = run(&db, &["add-user", "alice"], "another-one\n");
     assert_eq!(duplicate.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 
@@ -62,7 +66,15 @@ fn add_user_creates_a_user_with_items_and_refuses_what_is_wrong() {
     assert_eq!(empty.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("password is empty"));
 
-    let bad_name = run(&db, &["add-user", "bob smith"], "pw\n");
+    let short = run(&db, &["add-user", "bob"], "seven77\n");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 8"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+
+    let bad_name = run(&db, &["add-user", "bob smith"], "correct-horse\n");
     assert_eq!(bad_name.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("invalid name"));
 

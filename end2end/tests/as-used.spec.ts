@@ -27,7 +27,7 @@ async function idleUntilExpired(page: Page, request: APIRequestContext) {
 test('an expired tab that re-checks its status still lets a new tab say why', async ({ context, request }) => {
   await context.clock.install();
   const page = await context.newPage();
-  await signIn(page, newUser('reason', 'pw', 3), 'pw');
+  await signIn(page, newUser('reason', 'pw-secret', 3), 'pw-secret');
   await hydrated(page);
   await idleUntilExpired(page, request);
   await expect(expired(page)).toContainText('inactivity');
@@ -50,8 +50,8 @@ test('an expired tab that re-checks its status still lets a new tab say why', as
 
 test('signing in again as "name " (a trailing space) keeps the draft', async ({ page, request }) => {
   await page.clock.install();
-  const name = newUser('spacer', 'pw', 3);
-  await signIn(page, name, 'pw');
+  const name = newUser('spacer', 'pw-secret', 3);
+  await signIn(page, name, 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   await page.getByLabel('Title').fill('Kept title');
@@ -59,7 +59,7 @@ test('signing in again as "name " (a trailing space) keeps the draft', async ({ 
   await idleUntilExpired(page, request);
 
   await expired(page).getByLabel('Username').fill(`${name} `);
-  await expired(page).getByLabel('Password').fill('pw');
+  await expired(page).getByLabel('Password').fill('pw-secret');
   await expired(page).getByRole('button', { name: 'Sign in' }).click();
   await expect(expired(page)).toHaveCount(0);
   await expect(page.getByLabel('Title')).toHaveValue('Kept title');
@@ -68,9 +68,9 @@ test('signing in again as "name " (a trailing space) keeps the draft', async ({ 
 
 test('paging in one tab moves the countdown of the other', async ({ context, request }) => {
   await context.clock.install();
-  const name = newUser('pager', 'pw', 45);
+  const name = newUser('pager', 'pw-secret', 45);
   const a = await context.newPage();
-  await signIn(a, name, 'pw');
+  await signIn(a, name, 'pw-secret');
   await hydrated(a);
   const b = await context.newPage();
   await b.goto('/items');
@@ -102,7 +102,7 @@ test('paging in one tab moves the countdown of the other', async ({ context, req
 
 test("a script's scroll and pointer events are not activity; the user's are", async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('synthetic', 'pw'), 'pw');
+  await signIn(page, newUser('synthetic', 'pw-secret'), 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   let extends_ = 0;

@@ -7,8 +7,8 @@ import { advanceServerClock, hydrated, newUser, signIn } from './support';
 const IDLE = 900;
 
 test('idle past the timeout, Next: sign in over the page, land on page 2', async ({ page, request }) => {
-  const name = newUser('reader', 'pw', 60);
-  await signIn(page, name, 'pw');
+  const name = newUser('reader', 'pw-secret', 60);
+  await signIn(page, name, 'pw-secret');
   await hydrated(page);
   await expect(page.getByText('Page 1 of 3')).toBeVisible();
 
@@ -29,7 +29,7 @@ test('idle past the timeout, Next: sign in over the page, land on page 2', async
   await expect(page.locator('.guarded')).toHaveClass(/obscured/);
 
   await dialog.getByLabel('Username').fill(name);
-  await dialog.getByLabel('Password').fill('pw');
+  await dialog.getByLabel('Password').fill('pw-secret');
   await dialog.getByRole('button', { name: 'Sign in' }).click();
 
   await expect(dialog).toHaveCount(0);
@@ -38,8 +38,8 @@ test('idle past the timeout, Next: sign in over the page, land on page 2', async
 });
 
 test('a save refused on expiry runs again after signing in', async ({ page, request }) => {
-  const name = newUser('saver', 'pw', 3);
-  await signIn(page, name, 'pw');
+  const name = newUser('saver', 'pw-secret', 3);
+  await signIn(page, name, 'pw-secret');
   await page.getByRole('link', { name: 'New item' }).click();
   await hydrated(page);
   await page.getByLabel('Title').fill('Written slowly');
@@ -50,7 +50,7 @@ test('a save refused on expiry runs again after signing in', async ({ page, requ
   const dialog = page.getByRole('dialog', { name: /Session expired/ });
   await expect(dialog).toBeVisible();
   await expect(page.getByLabel('Description', { exact: true })).toHaveValue('Forty minutes of careful thought.');
-  await dialog.getByLabel('Password').fill('pw');
+  await dialog.getByLabel('Password').fill('pw-secret');
   await dialog.getByRole('button', { name: 'Sign in' }).click();
 
   await expect(page).toHaveURL(/\/items$/);
@@ -58,8 +58,8 @@ test('a save refused on expiry runs again after signing in', async ({ page, requ
 });
 
 test('a full reload of an expired page goes to the login page with reason and next', async ({ page, request }) => {
-  const name = newUser('reloader', 'pw', 45);
-  await signIn(page, name, 'pw');
+  const name = newUser('reloader', 'pw-secret', 45);
+  await signIn(page, name, 'pw-secret');
   await page.goto('/items?page=2');
   await hydrated(page);
   await advanceServerClock(request, IDLE + 1);
@@ -67,7 +67,7 @@ test('a full reload of an expired page goes to the login page with reason and ne
   await expect(page).toHaveURL(/\/login\?reason=idle&next=%2Fitems%3Fpage%3D2/);
   await expect(page.getByText(/inactivity/)).toBeVisible();
   await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill('pw');
+  await page.getByLabel('Password').fill('pw-secret');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('Page 2 of 3')).toBeVisible();
 });

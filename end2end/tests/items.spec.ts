@@ -4,8 +4,8 @@ import { hydrated, newUser, signIn } from './support';
 const rows = (page: import('@playwright/test').Page) => page.getByRole('list').getByRole('listitem');
 
 test('Next pages through server functions, and reload, back and forward keep the page', async ({ page }) => {
-  const name = newUser('pager', 'pw', 95);
-  await signIn(page, name, 'pw');
+  const name = newUser('pager', 'pw-secret', 95);
+  await signIn(page, name, 'pw-secret');
   await hydrated(page);
   await expect(page.getByText('Page 1 of 5')).toBeVisible();
   await expect(page.getByText('Previous', { exact: true })).not.toHaveAttribute('href');
@@ -38,8 +38,8 @@ test('Next pages through server functions, and reload, back and forward keep the
 });
 
 test('a long item is saved and found first on page 1', async ({ page }) => {
-  const name = newUser('writer', 'pw', 30);
-  await signIn(page, name, 'pw');
+  const name = newUser('writer', 'pw-secret', 30);
+  await signIn(page, name, 'pw-secret');
   await page.getByRole('link', { name: 'New item' }).click();
   await hydrated(page);
   const description = 'A long and careful text. '.repeat(400);
@@ -52,8 +52,8 @@ test('a long item is saved and found first on page 1', async ({ page }) => {
 });
 
 test('an invalid title is refused at the field and the text is kept', async ({ page }) => {
-  const name = newUser('writer', 'pw');
-  await signIn(page, name, 'pw');
+  const name = newUser('writer', 'pw-secret');
+  await signIn(page, name, 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   await page.getByLabel('Title').fill('   ');
@@ -65,8 +65,8 @@ test('an invalid title is refused at the field and the text is kept', async ({ p
 });
 
 test('bad page numbers show a message and a way back', async ({ page }) => {
-  const name = newUser('lost', 'pw', 5);
-  await signIn(page, name, 'pw');
+  const name = newUser('lost', 'pw-secret', 5);
+  await signIn(page, name, 'pw-secret');
   for (const bad of ['0', 'abc', '99999999999999999999', '2']) {
     const res = await page.goto(`/items?page=${bad}`);
     expect(res?.status()).toBe(400);
@@ -80,10 +80,10 @@ test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('page links still work', async ({ page }) => {
-    const name = newUser('nojs', 'pw', 45);
+    const name = newUser('nojs', 'pw-secret', 45);
     await page.goto('/login');
     await page.getByLabel('Username').fill(name);
-    await page.getByLabel('Password').fill('pw');
+    await page.getByLabel('Password').fill('pw-secret');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByText('Page 1 of 3')).toBeVisible();
     await page.getByRole('link', { name: 'Next' }).click();
@@ -95,8 +95,8 @@ test.describe('without JavaScript', () => {
 });
 
 test('while the next page loads, the old page stays and a loading state shows', async ({ page }) => {
-  const name = newUser('slow', 'pw', 45);
-  await signIn(page, name, 'pw');
+  const name = newUser('slow', 'pw-secret', 45);
+  await signIn(page, name, 'pw-secret');
   await hydrated(page);
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => (release = resolve));

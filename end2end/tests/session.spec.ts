@@ -25,7 +25,7 @@ const expired = (page: Page) => page.getByRole('dialog', { name: /Session expire
 
 test('1. the warning comes at idle minus warning, counts down, and Stay signed in extends', async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('warned', 'pw', 5), 'pw');
+  await signIn(page, newUser('warned', 'pw-secret', 5), 'pw-secret');
   await hydrated(page);
 
   await pass(page, request, IDLE - WARNING - 5);
@@ -57,7 +57,7 @@ test('1. the warning comes at idle minus warning, counts down, and Stay signed i
 
 test('2. typing in Description for longer than the idle timeout keeps the session', async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('typist', 'pw'), 'pw');
+  await signIn(page, newUser('typist', 'pw-secret'), 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   const description = page.getByLabel('Description');
@@ -73,7 +73,7 @@ test('2. typing in Description for longer than the idle timeout keeps the sessio
 
 test('2b. typing right after the tab is shown again, near the warning, keeps the session', async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('returner', 'pw'), 'pw');
+  await signIn(page, newUser('returner', 'pw-secret'), 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   await pass(page, request, IDLE - WARNING - 15);
@@ -92,8 +92,8 @@ test('2b. typing right after the tab is shown again, near the warning, keeps the
 
 test('3. a page left alone warns, then expires; signing in keeps the draft and the page', async ({ page, request }) => {
   await page.clock.install();
-  const name = newUser('idler', 'pw', 45);
-  await signIn(page, name, 'pw');
+  const name = newUser('idler', 'pw-secret', 45);
+  await signIn(page, name, 'pw-secret');
   await page.goto('/items/new');
   await hydrated(page);
   await page.getByLabel('Title').fill('Draft title');
@@ -109,7 +109,7 @@ test('3. a page left alone warns, then expires; signing in keeps the draft and t
   await expect(expired(page)).toContainText('inactivity');
   await expect(page.locator('.guarded')).toHaveClass(/obscured/);
   await expired(page).getByLabel('Username').fill(name);
-  await expired(page).getByLabel('Password').fill('pw');
+  await expired(page).getByLabel('Password').fill('pw-secret');
   await expired(page).getByRole('button', { name: 'Sign in' }).click();
   await expect(expired(page)).toHaveCount(0);
   await expect(page.getByLabel('Title')).toHaveValue('Draft title');
@@ -122,7 +122,7 @@ test('3. a page left alone warns, then expires; signing in keeps the draft and t
     await pass(page, request, 60);
   }
   await expect(expired(page)).toContainText('inactivity');
-  await expired(page).getByLabel('Password').fill('pw');
+  await expired(page).getByLabel('Password').fill('pw-secret');
   await expired(page).getByRole('button', { name: 'Sign in' }).click();
   await expect(expired(page)).toHaveCount(0);
   await expect(page).toHaveURL(/page=2$/);
@@ -131,9 +131,9 @@ test('3. a page left alone warns, then expires; signing in keeps the draft and t
 
 test('4. tabs act as one: activity, extend and sign-out', async ({ context, request }) => {
   await context.clock.install();
-  const name = newUser('tabs', 'pw', 5);
+  const name = newUser('tabs', 'pw-secret', 5);
   const a = await context.newPage();
-  await signIn(a, name, 'pw');
+  await signIn(a, name, 'pw-secret');
   await hydrated(a);
   const b = await context.newPage();
   await b.goto('/items/new');
@@ -168,7 +168,7 @@ test('4. tabs act as one: activity, extend and sign-out', async ({ context, requ
 });
 
 test('5. a status poll every few seconds does not keep the session alive', async ({ page, request }) => {
-  await signIn(page, newUser('poller', 'pw'), 'pw');
+  await signIn(page, newUser('poller', 'pw-secret'), 'pw-secret');
   let waited = 0;
   let last = await status(page);
   while (last.signed_in && waited < 2 * IDLE) {
@@ -183,7 +183,7 @@ test('5. a status poll every few seconds does not keep the session alive', async
 
 test('6. a hidden tab shows the countdown in its title; after sleep the countdown is right', async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('sleeper', 'pw', 5), 'pw');
+  await signIn(page, newUser('sleeper', 'pw-secret', 5), 'pw-secret');
   await hydrated(page);
 
   // The laptop sleeps: the wall clock and the server move on 13 minutes,
@@ -225,7 +225,7 @@ test('7. no accessibility violations on the login page, the items page and both 
   await scan();
 
   await page.clock.install();
-  await signIn(page, newUser('axe', 'pw', 25), 'pw');
+  await signIn(page, newUser('axe', 'pw-secret', 25), 'pw-secret');
   await hydrated(page);
   await scan();
 
@@ -240,7 +240,7 @@ test('7. no accessibility violations on the login page, the items page and both 
 
 test('8. at the maximum lifetime the warning says so, offers no Stay signed in, and stays closed once read', async ({ page, request }) => {
   await page.clock.install();
-  await signIn(page, newUser('limit', 'pw', 1), 'pw');
+  await signIn(page, newUser('limit', 'pw-secret', 1), 'pw-secret');
   // Active on the server for all but the last 800 s of the maximum lifetime
   // (the browser's clock stands still meanwhile).
   for (let passed = 0; passed < ABSOLUTE - 800; passed += 800) {
