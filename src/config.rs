@@ -145,6 +145,14 @@ impl Settings {
         let page_size = src.secs("ITEMS_PAGE_SIZE", 20, 1, 100)?;
         let cookie_secure = src.flag("SESSION_COOKIE_SECURE", !site_addr.ip().is_loopback())?;
         let test_hooks = src.flag("SESSION_GUARD_TEST_HOOKS", false)?;
+        if test_hooks && !cfg!(feature = "test-hooks") {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_GUARD_TEST_HOOKS",
+                reason: "this build has no test hooks (they exist only in a build with the \
+                         `test-hooks` cargo feature, for tests and benchmarks)"
+                    .to_owned(),
+            });
+        }
         let seed_demo = src.flag("SESSION_GUARD_SEED_DEMO", false)?;
         let database_url = src
             .get("DATABASE_URL")

@@ -22,7 +22,7 @@ use hyper_util::{
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tokio::{net::TcpListener, sync::Semaphore};
-use tower::{Layer, ServiceExt};
+use tower::ServiceExt;
 use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer, trace::TraceLayer,
@@ -38,7 +38,7 @@ use crate::{
     config::{ConfigError, Settings},
     db::{self, DbError},
     security,
-    session::{guard, policy::Policy, store, store::GuardedStore, test_hooks},
+    session::{guard, policy::Policy, store, store::GuardedStore},
     state::AppState,
 };
 
@@ -131,7 +131,7 @@ pub fn router(state: AppState) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    let mut app = Router::new()
+    let app = Router::new()
         .route(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),
@@ -141,10 +141,13 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
-    if state.settings.test_hooks {
+    #[cfg(feature = "test-hooks")]
+    let app = if state.settings.test_hooks {
         tracing::warn!("test hooks are on: the server's clock can be moved over HTTP");
-        app = app.merge(test_hooks::routes());
-    }
+        app.merge(crate::session::test_hooks::routes())
+    } else {
+        app
+    };
     let mut app = app
         .layer(from_fn_with_state(state.clone(), guard::page_layer))
         // Inside the guard: a call without a live session is refused 401
@@ -183,11 +186,14 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .with_state(state.clone());
+    #[cfg(feature = "test-hooks")]
     if state.settings.test_hooks {
         // It rewrites the path, so it goes around the whole router: a
         // router's own layers run after routing.
-        return Router::new()
-            .fallback_service(from_fn_with_state(state, test_hooks::baseline).layer(app));
+        return Router::new().fallback_service(tower::Layer::layer(
+            &from_fn_with_state(state, crate::session::test_hooks::baseline),
+            app,
+        ));
     }
     app
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, spawn_app, spawn_app_with, Browser, TestApp};
+use common::{json, spawn_app, Browser, TestApp};
 use reqwest::header;
 use session_guard::db::SessionPool;
 use session_guard::session::{
@@ -469,7 +469,7 @@ async fn next_is_followed_only_to_same_site_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
+async fn the_test_hooks_are_off_unless_the_test_setting_is_on() {
     let off = spawn_app().await;
     let before = off.clock.now();
     let res = off
@@ -497,8 +497,31 @@ async fn the_test_hooks_exist_only_when_the_test_setting_is_on() {
         assert_eq!(res.status(), 404, "{path}");
     }
     assert_eq!(off.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
+}
 
-    let on = spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
+/// Without the `test-hooks` feature the setting cannot turn them on: the
+/// server refuses to start with it (the release binary as the README builds
+/// it holds no hook routes at all, which `scripts/test` checks).
+#[cfg(not(feature = "test-hooks"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_without_the_test_hooks_refuses_the_setting() {
+    let db = std::sync::Arc::new(common::TestDb::new().await);
+    let refused = common::try_start(
+        db,
+        session_guard::clock::Clock::frozen(),
+        &[("SESSION_GUARD_TEST_HOOKS", "true")],
+    )
+    .await;
+    let Err(err) = refused else {
+        panic!("started with test hooks asked for");
+    };
+    assert!(err.to_string().contains("test-hooks"), "{err}");
+}
+
+#[cfg(feature = "test-hooks")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
+    let on = common::spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
     on.add_user("alice", "s3cret").await;
     let cookie = on.sign_in("alice", "s3cret").await;
     let res = on

@@ -59,7 +59,8 @@ pub struct LiveSession {
 
 impl LiveSession {
     /// A session taken as live without looking: only for the benchmark's
-    /// baseline route, which exists only with the test hooks on.
+    /// baseline route, which exists only in a build with the test hooks.
+    #[cfg(feature = "test-hooks")]
     pub(super) fn unchecked(user_id: i64, state: &AppState) -> LiveSession {
         LiveSession {
             user_id,
@@ -402,6 +403,7 @@ pub async fn api_layer(
     if !path.starts_with("/api/") || PUBLIC_SERVER_FNS.contains(&path) {
         return next.run(req).await;
     }
+    #[cfg(feature = "test-hooks")]
     if req.extensions().get::<LiveSession>().is_some() {
         // Only the benchmark's baseline hook puts one there, before this
         // layer (`test_hooks::baseline`, mounted with the test hooks only).

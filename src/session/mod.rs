@@ -48,7 +48,7 @@ pub mod guard;
 pub mod policy;
 #[cfg(feature = "ssr")]
 pub mod store;
-#[cfg(feature = "ssr")]
+#[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 #[cfg(feature = "ssr")]
 pub mod writes;

@@ -180,7 +180,7 @@ pub async fn try_start(
         .or_insert_with(|| db.url.clone());
     let mut leptos = leptos_options().expect("leptos options");
     leptos.site_addr = "127.0.0.1:0".parse::<SocketAddr>().unwrap();
-    let settings = Settings::from_sources(None, vars, leptos.site_addr).expect("settings");
+    let settings = Settings::from_sources(None, vars, leptos.site_addr)?;
     let app = Application::build(settings, leptos, clock.clone()).await?;
     let addr = app.local_addr().unwrap();
     let state = app.state.clone();
