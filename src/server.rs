@@ -94,6 +94,7 @@ pub async fn state(
         policy,
         store,
         throttle: SignInThrottle::default(),
+        verifications: Default::default(),
         cookie_name,
     })
 }

@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::{use_context, LeptosOptions};
 
 use crate::{
-    auth::throttle::SignInThrottle,
+    auth::{password::VerifyQueue, throttle::SignInThrottle},
     clock::Clock,
     config::Settings,
     db::Database,
@@ -24,6 +24,8 @@ pub struct AppState {
     pub policy: Policy,
     pub store: GuardedStore,
     pub throttle: SignInThrottle,
+    /// Places for password verifications (bounded: see `auth::password`).
+    pub verifications: VerifyQueue,
     /// The session cookie's name (`__Host-` prefixed when the cookie is Secure).
     pub cookie_name: &'static str,
 }

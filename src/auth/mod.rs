@@ -78,7 +78,7 @@ mod backend {
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = password::verify(stored, password).await?;
+        let verified = password::verify(&state.verifications, stored, password).await?;
         let (true, Some(user)) = (verified, user) else {
             tracing::warn!(username = logged, client = %addr, "sign-in failed");
             return Err(AppError::InvalidCredentials);

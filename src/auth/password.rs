@@ -53,7 +53,16 @@ fn lowest_cpu_priority() {}
 /// work for one hashing thread.
 pub const MAX_QUEUED: usize = 32;
 
-static QUEUE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_QUEUED);
+/// The places in a server's queue of verifications (one per server, in its
+/// state: the tests run many servers in one process).
+#[derive(Debug, Clone)]
+pub struct VerifyQueue(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for VerifyQueue {
+    fn default() -> Self {
+        VerifyQueue(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)))
+    }
+}
 
 /// Runs one Argon2 computation on the hashing threads.
 async fn hashing<T: Send + 'static>(
@@ -107,8 +116,12 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 
 /// True when `password` matches `stored`; `None` (no such user) costs the
 /// same and is always false.
-pub async fn verify(stored: Option<String>, password: String) -> Result<bool, AppError> {
-    let Ok(_place) = QUEUE.try_acquire() else {
+pub async fn verify(
+    queue: &VerifyQueue,
+    stored: Option<String>,
+    password: String,
+) -> Result<bool, AppError> {
+    let Ok(_place) = queue.0.try_acquire() else {
         tracing::warn!("password verifications queue full");
         return Err(AppError::Busy {
             retry_after_secs: 1,
@@ -137,10 +150,11 @@ mod tests {
     async fn hashes_with_owasp_parameters_and_verifies() {
         let phc = hash("correct horse".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify(Some(phc.clone()), "correct horse".into())
+        let queue = VerifyQueue::default();
+        assert!(verify(&queue, Some(phc.clone()), "correct horse".into())
             .await
             .unwrap());
-        assert!(!verify(Some(phc), "wrong".into()).await.unwrap());
-        assert!(!verify(None, "anything".into()).await.unwrap());
+        assert!(!verify(&queue, Some(phc), "wrong".into()).await.unwrap());
+        assert!(!verify(&queue, None, "anything".into()).await.unwrap());
     }
 }
