@@ -7,6 +7,8 @@
 //! - 3.3.1 logout invalidates the token: `tests/auth.rs`
 //! - 3.3.2 idle and absolute timeouts: `tests/session.rs`
 //! - 3.4.1 `Secure` and 3.4.4 `__Host-`: `tests/auth.rs`
+//! - 7.2.1 sign-ins logged with name and address: `tests/logs.rs`
+//! - 8.2.1 anti-caching headers: `tests/security.rs`
 //!
 //! Not applicable, and why: 2.1.x (password policy) and 2.5.x (recovery):
 //! users cannot set or recover passwords through the app, an operator

@@ -145,3 +145,46 @@ fn serve_seeds_the_demo_only_when_asked() {
     start("true");
     assert_eq!(users(&db), vec![("demo".to_owned(), 1000)]);
 }
+
+/// At a terminal, add-user reads the password without echoing it. The
+/// terminal is real: `script` (util-linux) runs the command on a
+/// pseudo-terminal, and everything the terminal shows comes back as
+/// `script`'s output.
+#[test]
+fn add_user_at_a_terminal_reads_the_password_without_echo() {
+    use std::io::Read;
+    let db = TestDb::new_blocking();
+    let bin = env!("CARGO_BIN_EXE_session-guard");
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{bin} add-user carol"), "/dev/null"])
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdout = child.stdout.take().unwrap();
+    // Type only once the prompt shows: the terminal echoes what is typed
+    // before a program turns echo off.
+    let mut shown = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&shown).contains("Password for the new user:") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "no prompt: {shown:?}");
+        shown.push(byte[0]);
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"typed-secret-42\r")
+        .unwrap();
+    stdout.read_to_end(&mut shown).unwrap();
+    assert!(child.wait().unwrap().success());
+    let screen = String::from_utf8_lossy(&shown);
+    assert!(screen.contains("created user carol"), "{screen}");
+    assert!(
+        !screen.contains("typed-secret-42"),
+        "the password was echoed: {screen}"
+    );
+    assert_eq!(users(&db), vec![("carol".to_owned(), 0)]);
+}

@@ -174,20 +174,29 @@ async fn many_calls_at_the_idle_deadline_all_see_it_ended_and_it_ends_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_session() {
-    let app = spawn_app().await;
-    let browser = signed_in(&app).await;
-    let window = app.state.store.race_window();
+/// "Stay signed in" one second before the end, held after reading the
+/// record and before writing it; answers the call under way.
+async fn extend_held_before_its_write(
+    app: &TestApp,
+    browser: &Browser,
+) -> tokio::task::JoinHandle<Response> {
     app.advance(IDLE - 1);
-
-    // "Stay signed in", one second before the end, has read the record.
+    let window = app.state.store.race_window();
     window.hold(Step::Touch);
     let extend = tokio::spawn({
         let browser = browser.clone();
         async move { browser.call("extend_session", &[]).await }
     });
     window.arrived(Step::Touch, 1).await;
+    extend
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_session() {
+    let app = spawn_app().await;
+    let browser = signed_in(&app).await;
+    let window = app.state.store.race_window();
+    let extend = extend_held_before_its_write(&app, &browser).await;
 
     // The deadline passes; another tab's status check finds it past due
     // and is about to delete it.
@@ -221,14 +230,7 @@ async fn stay_signed_in_that_loses_the_race_to_the_deadline_answers_401_not_200(
     let app = spawn_app().await;
     let browser = signed_in(&app).await;
     let window = app.state.store.race_window();
-    app.advance(IDLE - 1);
-
-    window.hold(Step::Touch);
-    let extend = tokio::spawn({
-        let browser = browser.clone();
-        async move { browser.call("extend_session", &[]).await }
-    });
-    window.arrived(Step::Touch, 1).await;
+    let extend = extend_held_before_its_write(&app, &browser).await;
 
     // The session ends (another tab's status check) before the extend writes.
     app.advance(1);

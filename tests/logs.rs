@@ -106,3 +106,100 @@ async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
         "query strings stay out of the log"
     );
 }
+
+/// ASVS 7.2.1: every sign-in that succeeds, fails or is throttled is logged
+/// with the name (as parsed, never whatever was submitted) and the client's
+/// address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asvs_7_2_1_sign_ins_are_logged_with_the_name_and_the_address() {
+    let test_db = TestDb::new().await;
+    let db = test_db.url.clone();
+    let bin = env!("CARGO_BIN_EXE_session-guard");
+    let mut add = Command::new(bin)
+        .args(["add-user", "alice"])
+        .env("DATABASE_URL", &db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut add.stdin.take().unwrap(), b"s3cret-enough\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut server = Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", &db)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+
+    let http = reqwest::Client::new();
+    let sign_in = |name: String, password: &'static str| {
+        http.post(format!("{base}/api/sign_in"))
+            .header("accept", "application/json")
+            .form(&[("username", name.as_str()), ("password", password)])
+            .send()
+    };
+    assert_eq!(
+        sign_in("alice".into(), "s3cret-enough")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let forged = format!("x\nforged log line {}", "y".repeat(100));
+    assert_eq!(
+        sign_in(forged.clone(), "guess").await.unwrap().status(),
+        401
+    );
+    for _ in 0..5 {
+        assert_eq!(sign_in("bob".into(), "guess").await.unwrap().status(), 401);
+    }
+    assert_eq!(sign_in("bob".into(), "guess").await.unwrap().status(), 429);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let lines = |event: &str| -> Vec<&str> { log.lines().filter(|l| l.contains(event)).collect() };
+    let signed_in = lines("signed in");
+    assert!(
+        signed_in
+            .iter()
+            .any(|l| l.contains("username=\"alice\"") && l.contains("client=127.0.0.1")),
+        "{log}"
+    );
+    let failed = lines("sign-in failed");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("username=\"bob\"") && l.contains("client=127.0.0.1")),
+        "{log}"
+    );
+    assert!(
+        failed.iter().any(|l| l.contains("(not a username)")),
+        "a name that does not parse is logged as such: {log}"
+    );
+    assert!(
+        !log.contains("forged log line"),
+        "submitted text reached the log: {log}"
+    );
+    let throttled = lines("sign-in throttled");
+    assert!(
+        throttled
+            .iter()
+            .any(|l| l.contains("username=\"bob\"") && l.contains("client=127.0.0.1")),
+        "{log}"
+    );
+}

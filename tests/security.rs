@@ -286,7 +286,7 @@ async fn create_item_by_hand(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_and_server_function_answers_are_never_stored() {
+async fn asvs_8_2_1_pages_and_server_function_answers_are_never_stored() {
     let app = spawn_app().await;
     let id = app.add_user("alice", "s3cret").await;
     app.add_items(id, 3).await;
