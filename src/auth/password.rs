@@ -12,7 +12,10 @@
 //! than joining a queue that grows. A verification whose request has gone
 //! (timed out, closed) by the time its turn comes is skipped.
 
-use std::sync::LazyLock;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, LazyLock,
+};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -54,14 +57,34 @@ fn lowest_cpu_priority() {}
 pub const MAX_QUEUED: usize = 32;
 
 /// The places in a server's queue of verifications (one per server, in its
-/// state: the tests run many servers in one process).
+/// state: the tests run many servers in one process), and how many it ran.
 #[derive(Debug, Clone)]
-pub struct VerifyQueue(std::sync::Arc<tokio::sync::Semaphore>);
+pub struct VerifyQueue {
+    places: Arc<tokio::sync::Semaphore>,
+    performed: Arc<AtomicU64>,
+}
 
 impl Default for VerifyQueue {
     fn default() -> Self {
-        VerifyQueue(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)))
+        VerifyQueue {
+            places: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)),
+            performed: Arc::default(),
+        }
     }
+}
+
+impl VerifyQueue {
+    /// Verifications actually computed (skipped ones not counted).
+    pub fn performed(&self) -> u64 {
+        self.performed.load(Ordering::Relaxed)
+    }
+}
+
+/// How many threads compute hashes.
+pub fn hashing_threads() -> usize {
+    HASHERS
+        .as_ref()
+        .map_or(0, |pool| pool.current_num_threads())
 }
 
 /// Runs one Argon2 computation on the hashing threads.
@@ -121,13 +144,15 @@ pub async fn verify(
     stored: Option<String>,
     password: String,
 ) -> Result<bool, AppError> {
-    let Ok(_place) = queue.0.try_acquire() else {
+    let Ok(_place) = queue.places.try_acquire() else {
         tracing::warn!("password verifications queue full");
         return Err(AppError::Busy {
             retry_after_secs: 1,
         });
     };
+    let performed = queue.performed.clone();
     hashing(move || {
+        performed.fetch_add(1, Ordering::Relaxed);
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let matches = PasswordHash::new(&phc)
@@ -156,5 +181,27 @@ mod tests {
             .unwrap());
         assert!(!verify(&queue, Some(phc), "wrong".into()).await.unwrap());
         assert!(!verify(&queue, None, "anything".into()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_verification_whose_caller_has_gone_is_skipped() {
+        let queue = VerifyQueue::default();
+        let phc = hash("correct horse".into()).await.unwrap();
+        // Twenty sign-ins queue their verification, then their requests go.
+        let mut gone: Vec<_> = (0..20)
+            .map(|_| Box::pin(verify(&queue, Some(phc.clone()), "guess".into())))
+            .collect();
+        for waiting in &mut gone {
+            let _ = futures::poll!(waiting.as_mut());
+        }
+        drop(gone);
+        // One more, awaited: the threads reach it after those.
+        assert!(!verify(&queue, Some(phc), "guess".into()).await.unwrap());
+        // At most the ones already running when their callers went.
+        let ran = queue.performed();
+        assert!(
+            ran <= hashing_threads() as u64 + 1,
+            "{ran} verifications ran for 1 caller still waiting"
+        );
     }
 }
