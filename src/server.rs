@@ -13,10 +13,10 @@ use axum::{
     routing::post,
     Router,
 };
-use hyper::body::Incoming;
+use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use leptos::prelude::{provide_context, LeptosOptions};
@@ -233,14 +233,34 @@ pub fn spawn_sweeper(state: &AppState) {
     });
 }
 
-/// How long a client may take to send a request's line and headers; a
-/// client trickling them is cut off then. (The 30 s request timeout starts
-/// only once they have arrived.)
+/// How long a client may take to send a request's line and headers, from
+/// the moment it connects or its previous answer was sent; a client that
+/// trickles them, or sends nothing, is cut off then. (The 30 s request
+/// timeout starts only once they have arrived.)
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections open at once, at most; past it new ones wait in the listen
-/// backlog until one closes.
+/// backlog until one closes. Lowered to what the process may open, less a
+/// reserve for the database and files ([`connection_cap`]).
 pub const MAX_CONNECTIONS: usize = 4096;
+
+/// The connection cap for this process: [`MAX_CONNECTIONS`], or fewer when
+/// the open-files limit is lower (1,024 is a common default), so that the
+/// cap is reached before accepting fails for want of descriptors.
+pub fn connection_cap() -> usize {
+    const RESERVE: u64 = 128;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if !known {
+        return MAX_CONNECTIONS;
+    }
+    let usable = limit.rlim_cur.saturating_sub(RESERVE).max(64);
+    MAX_CONNECTIONS.min(usize::try_from(usable).unwrap_or(MAX_CONNECTIONS))
+}
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -278,11 +298,15 @@ impl Application {
         let _serving = self.serving;
         spawn_sweeper(&self.state);
         let app = router(self.state);
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let slots = Arc::new(Semaphore::new(connection_cap()));
         let graceful = GracefulShutdown::new();
-        let mut connections = auto::Builder::new(TokioExecutor::new());
+        // HTTP/1.1 only (a proxy in front speaks it to its upstreams): the
+        // header timer then runs from the connection's first moment and
+        // between requests, so a silent or idle connection is closed too.
+        // (hyper-util's auto builder first waits, with no timer, to learn
+        // the version: a silent client would hold its slot for ever.)
+        let mut connections = http1::Builder::new();
         connections
-            .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
         let stop = tokio::signal::ctrl_c();
@@ -319,12 +343,8 @@ impl Application {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 app.clone().oneshot(req)
             });
-            let connection = connections
-                .serve_connection_with_upgrades(
-                    TokioIo::new(tcp),
-                    TowerToHyperService::new(service),
-                )
-                .into_owned();
+            let connection =
+                connections.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 if let Err(err) = connection.await {

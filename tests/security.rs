@@ -318,8 +318,9 @@ async fn asvs_8_2_1_pages_and_server_function_answers_are_never_stored() {
     }
 }
 
-/// A client that trickles its headers (slowloris) is cut off once the
-/// header-read timeout has passed, and never keeps others from being served.
+/// A client that trickles its headers (slowloris), or connects and sends
+/// nothing, is cut off once the header-read timeout has passed, and never
+/// keeps others from being served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     use session_guard::server::HEADER_READ_TIMEOUT;
@@ -327,6 +328,8 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     let addr = app.base.trim_start_matches("http://").to_owned();
+    // One client connects and says nothing at all; another trickles.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let started = Instant::now();
     slow.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n")
@@ -364,4 +367,10 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     );
     let res = app.http.get(app.url("/login")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // The silent one is closed by then too (its slot is free again).
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "a silent connection stayed open: {closed:?}"
+    );
 }
