@@ -73,17 +73,29 @@ mod backend {
             }
         };
         // An invalid name still costs a full verification: no timing hint.
-        let user = match Username::parse(username.trim()) {
-            Ok(name) => users::find(&state.db.pool, &name).await?,
-            Err(_) => None,
+        let checked = async {
+            let user = match Username::parse(username.trim()) {
+                Ok(name) => users::find(&state.db.pool, &name).await?,
+                Err(_) => None,
+            };
+            let stored = user.as_ref().map(|u| u.password_hash.clone());
+            let verified = password::verify(&state.verifications, stored, password).await?;
+            Ok::<_, AppError>((verified, user))
         };
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = password::verify(&state.verifications, stored, password).await?;
+        let (verified, user) = match checked.await {
+            Ok(checked) => checked,
+            // Never verified (the database out of reach, the queue full):
+            // the attempt is given back, so an outage locks nobody out.
+            Err(err) => {
+                attempt.give_back();
+                return Err(err);
+            }
+        };
         let (true, Some(user)) = (verified, user) else {
             tracing::warn!(username = logged, client = %addr, "sign-in failed");
             return Err(AppError::InvalidCredentials);
         };
-        attempt.succeeded();
+        attempt.give_back();
         let (session, cookies) = guard::request_session_from_context()?;
         guard::start(&state, &session, &cookies, user.id, &user.username).await?;
         tracing::info!(username = logged, user_id = user.id, client = %addr, "signed in");

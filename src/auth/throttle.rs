@@ -6,7 +6,8 @@
 //!
 //! What it promises, however many requests arrive at once:
 //! - An attempt spends from both allowances *before* its password is
-//!   verified, and gets it back when the password was right. So at most
+//!   verified, and gets it back when the password was right (or when it
+//!   could not be verified at all: an outage or a full queue). So at most
 //!   the allowance is ever verified per key: 99 simultaneous guesses for one
 //!   name from one address verify 5, not 99.
 //! - At most [`MAX_IN_FLIGHT_PER_ADDRESS`] verifications per address run or
@@ -238,8 +239,8 @@ impl SignInThrottle {
 }
 
 /// One sign-in attempt being verified. Dropped without
-/// [`succeeded`](Attempt::succeeded) (a wrong password, an error, a client
-/// that went away), it stays spent.
+/// [`give_back`](Attempt::give_back) (a wrong password, a client that went
+/// away), it stays spent.
 #[derive(Debug)]
 pub struct Attempt {
     throttle: SignInThrottle,
@@ -248,8 +249,9 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// The password was right: the attempt is given back.
-    pub fn succeeded(self) {
+    /// The attempt does not count: the password was right, or it was never
+    /// verified (an outage, a full queue).
+    pub fn give_back(self) {
         let now = Instant::now();
         let mut counts = self.throttle.counts();
         for key in &self.keys {
@@ -321,7 +323,7 @@ mod tests {
             throttle
                 .begin(Who::of("alice"), here())
                 .expect("successes never use up the allowance")
-                .succeeded();
+                .give_back();
         }
         assert_eq!(throttle.keys(), 0, "a full allowance needs no entry");
     }
