@@ -3,7 +3,8 @@
 //! Every session deadline is computed from [`Clock::now`]. Production uses the
 //! system clock; tests (and, behind the explicit `SESSION_GUARD_TEST_HOOKS`
 //! setting, browser tests) move it forward with [`Clock::advance`] instead of
-//! sleeping. The offset only grows, so time never runs backwards.
+//! sleeping. The test offset only grows; the correction below is measured
+//! again every minute and may move by the milliseconds of a round trip.
 //!
 //! Several instances on one PostgreSQL compare their "now" with deadlines
 //! other instances wrote, so they must agree on it: a machine whose clock

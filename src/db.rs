@@ -65,18 +65,29 @@ pub enum SessionPool {
     Postgres(PgPool),
 }
 
+/// A clock reading whose round trip took longer is not used: its error
+/// (half the round trip) would approach the deadlines' one-second grain.
+const MAX_CLOCK_ROUND_TRIP_MS: i64 = 200;
+
 /// Has `clock` follow the database's clock (PostgreSQL, where several
 /// instances must agree on "now"; see `clock`). On SQLite nothing to do.
 pub async fn follow_database_clock(db: &Database, clock: &Clock) -> sqlx::Result<()> {
     let SessionPool::Postgres(pool) = &db.sessions else {
         return Ok(());
     };
+    // The round trip alone is timed, not the wait for a connection.
+    let mut conn = pool.acquire().await?;
     let before = clock.machine_ms();
     let (reference_ms,): (i64,) =
         sqlx::query_as("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?;
     let after = clock.machine_ms();
+    // A reading that took long says little: keep the previous one.
+    if after - before > MAX_CLOCK_ROUND_TRIP_MS {
+        tracing::debug!(ms = after - before, "slow clock reading ignored");
+        return Ok(());
+    }
     clock.follow(reference_ms, before + (after - before) / 2);
     Ok(())
 }
@@ -175,19 +186,28 @@ fn create_parent_dir(path: &std::path::Path) -> Result<(), DbError> {
 
 /// `url` with its password replaced by `***`, for messages and logs:
 /// `postgres://app:s3cret@db/x` becomes `postgres://app:***@db/x`.
+/// Errs on the side of hiding: everything before the last `@` after the
+/// user name counts as the password (a raw `/` or `?` in a password breaks
+/// the URL, not the redaction), and so does a `password=` parameter.
 pub fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((credentials, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
+    let rest = match rest.rsplit_once('@') {
+        Some((credentials, after)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{after}"),
+            None => rest.to_owned(),
+        },
+        None => rest.to_owned(),
     };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-        None => url.to_owned(),
-    }
+    let rest = match rest.split_once("password=") {
+        Some((before, after)) => {
+            let tail = after.find('&').map_or("", |at| &after[at..]);
+            format!("{before}password=***{tail}")
+        }
+        None => rest,
+    };
+    format!("{scheme}://{rest}")
 }
 
 /// The backend a `DATABASE_URL` names, judged by its scheme alone.
@@ -287,6 +307,14 @@ mod tests {
             "postgres://app:***@db/x"
         );
         assert_eq!(redacted("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redacted("postgres://app:pa/ss?w#rd@db/x"),
+            "postgres://app:***@db/x"
+        );
+        assert_eq!(
+            redacted("postgres://db/x?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/x?user=app&password=***&sslmode=require"
+        );
         assert_eq!(redacted("sqlite://data/a.db"), "sqlite://data/a.db");
         assert_eq!(redacted("not a url"), "not a url");
     }
