@@ -17,8 +17,9 @@
 //!   PostgreSQL's trigger reports those too).
 //!
 //! The guard re-reads the database before ending a session on what memory
-//! said (`GuardedStore::load_fresh`), so even such a copy can never end a
-//! session early.
+//! said (`GuardedStore::end_if_due` deletes only what the database still
+//! holds past its deadline), so even such a copy can never end a session
+//! early.
 
 use std::{
     sync::{

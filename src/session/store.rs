@@ -208,13 +208,25 @@ impl SessionStore for GuardedStore {
         // After the write (whether or not it answered well: it may have
         // happened), so that a load racing with it cannot keep the old.
         self.cache.evict(&record.id);
+        if written.is_ok() {
+            // A new id: nobody else can hold or have changed this record.
+            self.cache.fill(self.cache.ticket(), record.clone());
+        }
         written
     }
 
     /// The session layer saves a session changed in the request: only a
     /// sign-in changes one, and it has saved already (`guard::start`), so
-    /// this finds the data stored and writes nothing. Never inserts.
+    /// this finds the data stored (in memory, without a read that could
+    /// fail after the answer was decided) and writes nothing. Never inserts.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        if self
+            .cache
+            .get(&record.id)
+            .is_some_and(|stored| stored.data == record.data)
+        {
+            return Ok(());
+        }
         self.reads.fetch_add(1, Ordering::Relaxed);
         let saved = writes::save(&self.pool, &self.policy, record).await;
         if let Ok(true) = saved {
