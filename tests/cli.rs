@@ -164,14 +164,16 @@ fn add_user_at_a_terminal_reads_the_password_without_echo() {
         .spawn()
         .expect("script (util-linux) runs");
     let mut stdout = child.stdout.take().unwrap();
-    // Type only once the prompt shows: the terminal echoes what is typed
-    // before a program turns echo off.
+    // Type only once the prompt shows, and as a person would, a moment
+    // later: the prompt is written just before echo is turned off, and the
+    // terminal echoes whatever arrives before that.
     let mut shown = Vec::new();
     let mut byte = [0u8; 1];
     while !String::from_utf8_lossy(&shown).contains("Password for the new user:") {
         assert_eq!(stdout.read(&mut byte).unwrap(), 1, "no prompt: {shown:?}");
         shown.push(byte[0]);
     }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     child
         .stdin
         .take()
