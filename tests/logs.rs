@@ -8,45 +8,72 @@ use common::TestDb;
 
 use std::{
     io::{BufRead, BufReader, Read},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     time::Duration,
 };
+
+/// The real binary serving a fresh database with user `alice`, its log
+/// (standard error) kept for the test to read.
+struct LoggingServer {
+    child: Child,
+    base: String,
+}
+
+impl LoggingServer {
+    fn start(db: &TestDb, alice_password: &str, rust_log: &str) -> LoggingServer {
+        let bin = env!("CARGO_BIN_EXE_session-guard");
+        let mut add = Command::new(bin)
+            .args(["add-user", "alice"])
+            .env("DATABASE_URL", &db.url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            &mut add.stdin.take().unwrap(),
+            format!("{alice_password}\n").as_bytes(),
+        )
+        .unwrap();
+        assert!(add.wait().unwrap().success());
+
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        LoggingServer { child, base }
+    }
+
+    /// Stops the server; answers everything it logged.
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        log
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
     let test_db = TestDb::new().await;
-    let db = test_db.url.clone();
     let password = "Tr0ub4dor-and-3";
-    let bin = env!("CARGO_BIN_EXE_session-guard");
-
-    let mut add = Command::new(bin)
-        .args(["add-user", "alice"])
-        .env("DATABASE_URL", &db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut add.stdin.take().unwrap(),
-        format!("{password}\n").as_bytes(),
-    )
-    .unwrap();
-    assert!(add.wait().unwrap().success());
-
-    let mut server = Command::new(bin)
-        .arg("serve")
-        .env("DATABASE_URL", &db)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let server = LoggingServer::start(&test_db, password, "debug");
+    let base = server.base.clone();
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -79,15 +106,7 @@ async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
     assert_eq!(res.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = server.stop();
     assert!(
         log.contains("path=/api/sign_in") && log.contains("status=200"),
         "one line per request:\n{log}"
@@ -113,30 +132,8 @@ async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_7_2_1_sign_ins_are_logged_with_the_name_and_the_address() {
     let test_db = TestDb::new().await;
-    let db = test_db.url.clone();
-    let bin = env!("CARGO_BIN_EXE_session-guard");
-    let mut add = Command::new(bin)
-        .args(["add-user", "alice"])
-        .env("DATABASE_URL", &db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut add.stdin.take().unwrap(), b"s3cret-enough\n").unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut server = Command::new(bin)
-        .arg("serve")
-        .env("DATABASE_URL", &db)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let server = LoggingServer::start(&test_db, "s3cret-enough", "info");
+    let base = server.base.clone();
 
     let http = reqwest::Client::new();
     let sign_in = |name: String, password: &'static str| {
@@ -163,15 +160,7 @@ async fn asvs_7_2_1_sign_ins_are_logged_with_the_name_and_the_address() {
     assert_eq!(sign_in("bob".into(), "guess").await.unwrap().status(), 429);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = server.stop();
     let lines = |event: &str| -> Vec<&str> { log.lines().filter(|l| l.contains(event)).collect() };
     let signed_in = lines("signed in");
     assert!(

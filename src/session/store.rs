@@ -257,6 +257,12 @@ impl SessionStore for GuardedStore {
     }
 }
 
+/// The statement that remembers why a session ended ($1 id, $2 reason, $3
+/// when); also run inside the guard's ending transaction (`writes`).
+pub const RECORD_ENDING: &str =
+    "INSERT INTO session_endings (session_id, reason, ended_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (session_id) DO UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at";
+
 /// Remembers why the session `id` ended.
 pub async fn record_ending(
     pool: &Pool,
@@ -264,15 +270,12 @@ pub async fn record_ending(
     reason: EndReason,
     now: UnixSecs,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO session_endings (session_id, reason, ended_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (session_id) DO UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at",
-    )
-    .bind(id)
-    .bind(reason.as_str())
-    .bind(now)
-    .execute(pool)
-    .await?;
+    sqlx::query(RECORD_ENDING)
+        .bind(id)
+        .bind(reason.as_str())
+        .bind(now)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

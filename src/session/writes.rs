@@ -40,7 +40,7 @@ use tower_sessions::{
 use super::{
     guard::SESSION_KEY,
     policy::{Activity, Policy, SessionData, Verdict},
-    store::{session_data, REASON_RETENTION_SECS, SESSIONS_TABLE},
+    store::{session_data, REASON_RETENTION_SECS, RECORD_ENDING, SESSIONS_TABLE},
     EndReason,
 };
 use crate::{clock::UnixSecs, db::SessionPool};
@@ -255,8 +255,6 @@ async fn delete_recording(
     now: UnixSecs,
 ) -> session_store::Result<bool> {
     let delete = format!("DELETE FROM {SESSIONS_TABLE} WHERE id = $1 AND data = $2");
-    let record = "INSERT INTO session_endings (session_id, reason, ended_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (session_id) DO UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at";
     on_pool!(pool, p => {
         let mut tx = p.begin().await.map_err(backend)?;
         let deleted = sqlx::query(&delete)
@@ -267,7 +265,7 @@ async fn delete_recording(
             .map_err(backend)?
             .rows_affected();
         if deleted == 1 {
-            sqlx::query(record)
+            sqlx::query(RECORD_ENDING)
                 .bind(id.to_string())
                 .bind(reason.as_str())
                 .bind(now)
