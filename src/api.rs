@@ -25,6 +25,7 @@ use serde_aux::serde_introspection::serde_introspect;
 use server_fn::ServerFn;
 
 use crate::{
+    account::{EndOtherSessions, EndSession, ListSessions},
     auth::{SignIn, SignOut},
     error::AppError,
     items::{CreateItem, ListItems},
@@ -49,6 +50,12 @@ static FIELDS: LazyLock<HashMap<&'static str, &'static [&'static str]>> = LazyLo
         (CreateItem::PATH, serde_introspect::<CreateItem>()),
         (SessionStatus::PATH, serde_introspect::<SessionStatus>()),
         (ExtendSession::PATH, serde_introspect::<ExtendSession>()),
+        (ListSessions::PATH, serde_introspect::<ListSessions>()),
+        (EndSession::PATH, serde_introspect::<EndSession>()),
+        (
+            EndOtherSessions::PATH,
+            serde_introspect::<EndOtherSessions>(),
+        ),
     ])
 });
 

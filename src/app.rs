@@ -8,6 +8,7 @@ use leptos_router::{
 };
 
 use crate::{
+    account::SessionsPage,
     auth::LoginPage,
     items::{ItemsPage, NewItemPage},
     session::SessionGuard,
@@ -60,11 +61,12 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/items" /> } />
                     <Route path=path!("/login") view=LoginPage />
-                    // Everything under /items lives inside one SessionGuard, so
-                    // the countdown carries on across these pages.
-                    <ParentRoute path=path!("/items") view=Guarded ssr=SsrMode::Async>
-                        <Route path=path!("") view=ItemsPage ssr=SsrMode::Async />
-                        <Route path=path!("new") view=NewItemPage ssr=SsrMode::Async />
+                    // Every signed-in page lives inside one SessionGuard, so the
+                    // countdown carries on across them.
+                    <ParentRoute path=path!("") view=Guarded ssr=SsrMode::Async>
+                        <Route path=path!("/items") view=ItemsPage ssr=SsrMode::Async />
+                        <Route path=path!("/items/new") view=NewItemPage ssr=SsrMode::Async />
+                        <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async />
                     </ParentRoute>
                 </Routes>
             </main>

@@ -65,6 +65,19 @@ pub enum SessionPool {
     Postgres(PgPool),
 }
 
+/// Runs `$body` with `$p` bound to whichever backend's pool `$pool` is: the
+/// session records' columns have a type of their own on each, which the
+/// portable pool cannot bind.
+macro_rules! on_session_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::db::SessionPool::Sqlite($p) => $body,
+            $crate::db::SessionPool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_session_pool;
+
 /// A clock reading whose round trip took longer is not used: its error
 /// (half the round trip) would approach the deadlines' one-second grain.
 const MAX_CLOCK_ROUND_TRIP_MS: i64 = 200;

@@ -27,6 +27,10 @@ pub enum AppError {
     /// Sign-in failed. The same text for an unknown user and a wrong password.
     #[error("Invalid username or password")]
     InvalidCredentials,
+    /// A signed-in user confirming an action gave a wrong password: 403,
+    /// and nothing was done.
+    #[error("That password is not right. Nothing was signed out.")]
+    WrongPassword,
     /// Too many failed sign-ins from this address (for this user): 429 with
     /// `Retry-After`; the same answer whether the password was right.
     #[error("{reason}")]
@@ -103,7 +107,7 @@ impl AppError {
         match self {
             AppError::SessionExpired { .. } | AppError::InvalidCredentials => 401,
             AppError::BadRequest { .. } => 400,
-            AppError::Forbidden { .. } => 403,
+            AppError::Forbidden { .. } | AppError::WrongPassword => 403,
             AppError::NotFound { .. } => 404,
             AppError::TooManyAttempts { .. } => 429,
             AppError::Unavailable | AppError::Busy { .. } => 503,
@@ -141,6 +145,7 @@ impl TryFrom<Wire> for AppError {
                 reason: EndReason::try_from(reason()?)?,
             },
             "invalid_credentials" => AppError::InvalidCredentials,
+            "wrong_password" => AppError::WrongPassword,
             "too_many_attempts" => AppError::TooManyAttempts {
                 reason: reason()?,
                 retry_after_secs: retry_after_secs
@@ -257,6 +262,7 @@ mod tests {
                 reason: EndReason::SignedOut,
             },
             AppError::InvalidCredentials,
+            AppError::WrongPassword,
             AppError::too_many_attempts(30),
             AppError::bad_request("no"),
             AppError::invalid_field("page", "not a page"),

@@ -3,11 +3,13 @@
 //! function answers an ended session with the same typed 401; the page warns
 //! before it happens and never loses the user's work.
 
+pub mod account;
 pub mod app;
 pub mod auth;
 pub mod error;
 pub mod form;
 pub mod items;
+pub mod modal;
 pub mod session;
 
 #[cfg(feature = "ssr")]

@@ -20,6 +20,8 @@ fn valid_body(path: &str) -> &'static [u8] {
         "/api/sign_in" => b"username=alice&password=s3cret",
         "/api/list_items" => b"page=2",
         "/api/create_item" => b"title=Fuzzed&description=a+b%20c",
+        "/api/end_session" => b"session=0123456789abcdef0123456789abcdef&password=s3cret",
+        "/api/end_other_sessions" => b"password=s3cret",
         _ => b"",
     }
 }

@@ -308,6 +308,8 @@ async fn a_late_save_never_moves_activity_backwards_nor_resurrects_a_session() {
         username: "alice".into(),
         started_at: now - 60,
         last_activity: last,
+        device: String::new(),
+        address: String::new(),
     };
     let record = |last: i64| {
         let mut data_map = std::collections::HashMap::new();

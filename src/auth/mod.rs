@@ -45,11 +45,15 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 #[cfg(feature = "ssr")]
+pub use backend::{client_address, confirm_password};
+
+#[cfg(feature = "ssr")]
 mod backend {
     use super::*;
     use crate::auth::throttle::{Client, Who};
-    use crate::session::{guard, EndReason};
+    use crate::session::{devices::Origin, guard, EndReason};
     use crate::state::AppState;
+    use std::net::IpAddr;
 
     pub async fn sign_in(
         username: String,
@@ -58,7 +62,48 @@ mod backend {
     ) -> Result<(), AppError> {
         let state = AppState::from_context()?;
         let addr = client_address();
-        let who = Who::of(&username);
+        let Some(user) = verify(&state, &username, password, addr, "sign-in").await? else {
+            return Err(AppError::InvalidCredentials);
+        };
+        let (session, cookies) = guard::request_session_from_context()?;
+        let origin = Origin::of(user_agent().as_deref(), addr);
+        guard::start(&state, &session, &cookies, user.id, &user.username, origin).await?;
+        tracing::info!(username = user.username.as_str(), user_id = user.id, client = %addr, "signed in");
+        if let Some(next) = next {
+            let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
+            leptos_axum::redirect(&target);
+        }
+        Ok(())
+    }
+
+    /// Asks a signed-in user for their password again before an action that
+    /// cannot be undone (ending their other sessions). It counts against the
+    /// sign-in throttle like a sign-in, so a stolen session cannot guess the
+    /// password faster than a stranger could.
+    pub async fn confirm_password(
+        state: &AppState,
+        username: &str,
+        password: String,
+    ) -> Result<(), AppError> {
+        let addr = client_address();
+        match verify(state, username, password, addr, "password confirmation").await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::WrongPassword),
+        }
+    }
+
+    /// Checks `password` for `username`: the user when it is right, none when
+    /// it is wrong (the same for an unknown name), an error when it could not
+    /// be checked (throttled, too busy, the database out of reach). `what`
+    /// names the attempt in the log.
+    async fn verify(
+        state: &AppState,
+        username: &str,
+        password: String,
+        addr: IpAddr,
+        what: &str,
+    ) -> Result<Option<users::User>, AppError> {
+        let who = Who::of(username);
         // Logged as the throttle counts it: a name that parses, never
         // whatever else was submitted (ASVS 7.2.1, without log injection).
         let logged = match &who {
@@ -68,7 +113,7 @@ mod backend {
         let attempt = match state.throttle.begin(who.clone(), Client::of(addr)) {
             Ok(attempt) => attempt,
             Err(refused) => {
-                tracing::warn!(username = logged, client = %addr, "sign-in throttled");
+                tracing::warn!(username = logged, client = %addr, "{what} throttled");
                 return Err(too_many(refused.wait));
             }
         };
@@ -92,18 +137,11 @@ mod backend {
             }
         };
         let (true, Some(user)) = (verified, user) else {
-            tracing::warn!(username = logged, client = %addr, "sign-in failed");
-            return Err(AppError::InvalidCredentials);
+            tracing::warn!(username = logged, client = %addr, "{what} failed");
+            return Ok(None);
         };
         attempt.give_back();
-        let (session, cookies) = guard::request_session_from_context()?;
-        guard::start(&state, &session, &cookies, user.id, &user.username).await?;
-        tracing::info!(username = logged, user_id = user.id, client = %addr, "signed in");
-        if let Some(next) = next {
-            let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
-            leptos_axum::redirect(&target);
-        }
-        Ok(())
+        Ok(Some(user))
     }
 
     fn too_many(wait: std::time::Duration) -> AppError {
@@ -113,7 +151,7 @@ mod backend {
 
     /// The peer's address. Behind a proxy this is the proxy's: throttling
     /// then counts per proxy, which is stricter, never looser.
-    fn client_address() -> std::net::IpAddr {
+    pub fn client_address() -> IpAddr {
         use axum::extract::ConnectInfo;
         leptos::prelude::use_context::<http::request::Parts>()
             .and_then(|parts| {
@@ -122,7 +160,18 @@ mod backend {
                     .get::<ConnectInfo<std::net::SocketAddr>>()
                     .map(|info| info.0.ip())
             })
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The request's User-Agent, if it sent a readable one.
+    fn user_agent() -> Option<String> {
+        leptos::prelude::use_context::<http::request::Parts>().and_then(|parts| {
+            parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        })
     }
 
     pub async fn sign_out() -> Result<(), AppError> {

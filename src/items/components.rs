@@ -24,6 +24,7 @@ pub fn ItemsPage() -> impl IntoView {
             <h1>"Items"</h1>
             <nav aria-label="Actions" class="actions">
                 <A href="/items/new">"New item"</A>
+                <A href="/sessions">"Your sessions"</A>
                 <SignOutButton />
             </nav>
         </header>

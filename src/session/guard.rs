@@ -31,6 +31,7 @@ use tower_sessions::Session;
 use tower_cookies::Cookies;
 
 use super::{
+    devices::Origin,
     ending_cookie,
     policy::{Activity, SessionData, Verdict},
     store,
@@ -202,6 +203,7 @@ pub async fn start(
     cookies: &Cookies,
     user_id: i64,
     username: &str,
+    origin: Origin,
 ) -> Result<(), AppError> {
     if session.id().is_some() {
         session.cycle_id().await?;
@@ -212,6 +214,8 @@ pub async fn start(
         username: username.to_owned(),
         started_at: now,
         last_activity: now,
+        device: origin.device,
+        address: origin.address,
     };
     session.insert(SESSION_KEY, &data).await?;
     session.save().await?;
@@ -449,7 +453,7 @@ pub async fn page_layer(
     let kind = match path {
         "/" => Page::Root,
         "/login" => Page::Login,
-        p if p == "/items" || p.starts_with("/items/") => Page::Protected,
+        p if p == "/items" || p.starts_with("/items/") || p == "/sessions" => Page::Protected,
         _ => return next.run(req).await,
     };
     let activity = if kind == Page::Protected {

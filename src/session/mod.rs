@@ -9,6 +9,9 @@
 //!   expiry from the policy and sweeps what has ended; `writes`, its
 //!   compare-and-set writes, which never resurrect a deleted session, never
 //!   move `last_activity` backwards and never delete a renewed one.
+//! - `devices` (server): a user's live sessions, found by the user id each
+//!   record carries, and ending them from another session (reason
+//!   `revoked`).
 //! - `ending_cookie` (server): the short-lived cookie that tells the browser's
 //!   next requests why its session ended.
 //! - `cache` (server): the records in memory between requests, evicted on
@@ -41,6 +44,8 @@ pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod changes;
 #[cfg(feature = "ssr")]
+pub mod devices;
+#[cfg(feature = "ssr")]
 pub mod ending_cookie;
 #[cfg(feature = "ssr")]
 pub mod guard;
@@ -70,6 +75,8 @@ pub enum EndReason {
     Absolute,
     /// The user signed out (in this tab or another).
     SignedOut,
+    /// The user signed this session out from another one (the sessions page).
+    Revoked,
     /// No session at all: never signed in, or the record is long gone.
     Missing,
 }
@@ -80,6 +87,7 @@ impl EndReason {
             EndReason::Idle => "idle",
             EndReason::Absolute => "absolute",
             EndReason::SignedOut => "signed_out",
+            EndReason::Revoked => "revoked",
             EndReason::Missing => "missing",
         }
     }
@@ -89,6 +97,7 @@ impl EndReason {
             "idle" => Some(EndReason::Idle),
             "absolute" => Some(EndReason::Absolute),
             "signed_out" => Some(EndReason::SignedOut),
+            "revoked" => Some(EndReason::Revoked),
             "missing" => Some(EndReason::Missing),
             _ => None,
         }
@@ -102,6 +111,7 @@ impl EndReason {
             }
             EndReason::Absolute => "Your session reached its maximum length. Please sign in again.",
             EndReason::SignedOut => "You have signed out.",
+            EndReason::Revoked => "You were signed out from another session.",
             EndReason::Missing => "Please sign in to continue.",
         }
     }

@@ -17,6 +17,12 @@ pub struct SessionData {
     pub username: String,
     pub started_at: UnixSecs,
     pub last_activity: UnixSecs,
+    /// Where it was signed in, for the user's list of sessions (`devices`).
+    /// Empty in records written before the list existed.
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub address: String,
 }
 
 /// Whether a request counts as the user being active.
@@ -128,6 +134,8 @@ mod tests {
             username: "u".into(),
             started_at,
             last_activity,
+            device: String::new(),
+            address: String::new(),
         }
     }
 

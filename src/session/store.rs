@@ -32,6 +32,7 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use super::{
     cache::SessionCache,
     changes::Changes,
+    devices,
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
     writes::{self, Ending, RaceWindow, Touched},
@@ -170,6 +171,32 @@ impl GuardedStore {
         ending
     }
 
+    /// The live sessions of `user_id`, read from the database (see
+    /// `devices::of_user`).
+    pub async fn sessions_of(
+        &self,
+        user_id: i64,
+        now: UnixSecs,
+    ) -> session_store::Result<Vec<devices::Listed>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        devices::of_user(&self.pool, &self.policy, user_id, now).await
+    }
+
+    /// Ends those of `ids` that are sessions of `user_id`, with the reason
+    /// `revoked` (see `devices::revoke`); answers the ones it ended.
+    pub async fn revoke(
+        &self,
+        user_id: i64,
+        ids: &[Id],
+        now: UnixSecs,
+    ) -> session_store::Result<Vec<Id>> {
+        let ended = devices::revoke(&self.pool, user_id, ids, now).await?;
+        for id in &ended {
+            self.wrote(id);
+        }
+        Ok(ended)
+    }
+
     /// Where tests hold a request between a read and a write.
     pub fn race_window(&self) -> &RaceWindow {
         &self.race_window
@@ -204,7 +231,7 @@ impl SessionStore for GuardedStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.set_expiry(record);
         self.writes.fetch_add(1, Ordering::Relaxed);
-        let written = on_backend!(&self.inner, store => store.create(record).await);
+        let written = writes::create(&self.pool, record).await;
         // After the write (whether or not it answered well: it may have
         // happened), so that a load racing with it cannot keep the old.
         self.cache.evict(&record.id);

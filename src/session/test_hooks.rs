@@ -102,6 +102,8 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
         username: "bench".to_owned(),
         started_at: now,
         last_activity: now,
+        device: "benchmark".to_owned(),
+        address: String::new(),
     };
     let Ok(value) = serde_json::to_value(&data) else {
         return guard::json_error(&AppError::Internal);

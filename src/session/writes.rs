@@ -43,7 +43,10 @@ use super::{
     store::{session_data, REASON_RETENTION_SECS, RECORD_ENDING, SESSIONS_TABLE},
     EndReason,
 };
-use crate::{clock::UnixSecs, db::SessionPool};
+use crate::{
+    clock::UnixSecs,
+    db::{on_session_pool, SessionPool},
+};
 
 /// How often a write retries after finding the record changed under it.
 /// Each retry means another request wrote in between; more than a handful
@@ -167,6 +170,35 @@ pub async fn save(
     Err(kept_changing(&record.id))
 }
 
+/// Stores a new record, its user's id in the column the sessions page
+/// finds it by (`devices`); a record whose id is taken gets a new one, as
+/// the session store's own `create` does.
+pub async fn create(pool: &SessionPool, record: &mut Record) -> session_store::Result<()> {
+    let sql = format!(
+        "INSERT INTO {SESSIONS_TABLE} (id, data, expiry_date, user_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING"
+    );
+    let user_id = session_data(record).map(|data| data.user_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let data = rmp_serde::to_vec(&*record)
+            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        let inserted = on_session_pool!(pool, p => sqlx::query(&sql)
+            .bind(record.id.to_string())
+            .bind(data)
+            .bind(record.expiry_date)
+            .bind(user_id)
+            .execute(p)
+            .await
+            .map_err(backend)?
+            .rows_affected());
+        if inserted == 1 {
+            return Ok(());
+        }
+        record.id = Id::default();
+    }
+    Err(kept_changing(&record.id))
+}
+
 /// The expiry date a record with `data` gets: its deadline plus the time its
 /// reason is kept, so the store's own filter and the sweep agree with the
 /// guard.
@@ -189,7 +221,8 @@ fn decode(bytes: &[u8]) -> session_store::Result<Record> {
     rmp_serde::from_slice(bytes).map_err(|err| session_store::Error::Decode(err.to_string()))
 }
 
-fn backend(err: sqlx::Error) -> session_store::Error {
+/// A database error as the session store reports it.
+pub(super) fn backend(err: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
 
@@ -198,22 +231,10 @@ fn kept_changing(id: &Id) -> session_store::Error {
     session_store::Error::Backend("session record kept changing".to_owned())
 }
 
-/// Runs `$body` with `$pool` bound to whichever backend's pool this is: the
-/// record's columns have a type of their own on each, which the portable
-/// pool cannot bind.
-macro_rules! on_pool {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
-            SessionPool::Sqlite($p) => $body,
-            SessionPool::Postgres($p) => $body,
-        }
-    };
-}
-
 /// The record's stored bytes, whatever its expiry date: the policy decides.
 async fn read(pool: &SessionPool, id: &Id) -> session_store::Result<Option<Vec<u8>>> {
     let sql = format!("SELECT data FROM {SESSIONS_TABLE} WHERE id = $1");
-    let row: Option<(Vec<u8>,)> = on_pool!(pool, p => sqlx::query_as(&sql)
+    let row: Option<(Vec<u8>,)> = on_session_pool!(pool, p => sqlx::query_as(&sql)
         .bind(id.to_string())
         .fetch_optional(p)
         .await
@@ -233,7 +254,7 @@ async fn replace(
     );
     let data =
         rmp_serde::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
-    let updated = on_pool!(pool, p => sqlx::query(&sql)
+    let updated = on_session_pool!(pool, p => sqlx::query(&sql)
         .bind(data)
         .bind(record.expiry_date)
         .bind(id.to_string())
@@ -255,7 +276,7 @@ async fn delete_recording(
     now: UnixSecs,
 ) -> session_store::Result<bool> {
     let delete = format!("DELETE FROM {SESSIONS_TABLE} WHERE id = $1 AND data = $2");
-    on_pool!(pool, p => {
+    on_session_pool!(pool, p => {
         let mut tx = p.begin().await.map_err(backend)?;
         let deleted = sqlx::query(&delete)
             .bind(id.to_string())

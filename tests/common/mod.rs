@@ -336,8 +336,17 @@ impl TestApp {
 
     /// A new browser (an empty cookie jar) pointed at this server.
     pub fn browser(&self) -> Browser {
+        self.browser_as("")
+    }
+
+    /// A new browser that names itself `user_agent` (none when empty).
+    pub fn browser_as(&self, user_agent: &str) -> Browser {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if !user_agent.is_empty() {
+            http = http.user_agent(user_agent);
+        }
+        let http = http
             .redirect(Policy::none())
             .timeout(Duration::from_secs(30))
             .cookie_provider(jar.clone())
