@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
-use crate::session::policy::Policy;
+use crate::{proxy::TrustedProxies, session::policy::Policy};
 
 /// The table of `Leptos.toml` that holds our settings.
 const TABLE: &str = "session-guard";
@@ -34,6 +34,11 @@ pub struct Settings {
     pub database_url: String,
     pub session: SessionSettings,
     pub items_page_size: u32,
+    /// The origin users reach (`PUBLIC_URL`), when it is set: behind a
+    /// proxy, the only origin state-changing requests may come from.
+    pub public_url: Option<PublicUrl>,
+    /// The proxies whose forwarding headers name the client (`proxy`).
+    pub trusted_proxies: TrustedProxies,
     /// Test-only HTTP hooks (moving the server's clock). Off unless asked for.
     pub test_hooks: bool,
     /// Development only: `serve` first makes sure the demo user exists.
@@ -143,7 +148,30 @@ impl Settings {
             });
         }
         let page_size = src.secs("ITEMS_PAGE_SIZE", 20, 1, 100)?;
-        let cookie_secure = src.flag("SESSION_COOKIE_SECURE", !site_addr.ip().is_loopback())?;
+        let public_url = match src.get("PUBLIC_URL").as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                PublicUrl::parse(text).map_err(|reason| ConfigError::Invalid {
+                    name: "PUBLIC_URL",
+                    reason,
+                })?,
+            ),
+        };
+        let trusted_proxies = src
+            .get("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                reason,
+            })?;
+        // The scheme users reach decides, when it is known; else a server
+        // on loopback is taken for development.
+        let secure_by_default = match &public_url {
+            Some(url) => url.is_https(),
+            None => !site_addr.ip().is_loopback(),
+        };
+        let cookie_secure = src.flag("SESSION_COOKIE_SECURE", secure_by_default)?;
         let test_hooks = src.flag("SESSION_GUARD_TEST_HOOKS", false)?;
         if test_hooks && !cfg!(feature = "test-hooks") {
             return Err(ConfigError::Invalid {
@@ -176,9 +204,63 @@ impl Settings {
                 cookie_secure,
             },
             items_page_size: page_size as u32,
+            public_url,
+            trusted_proxies,
             test_hooks,
             seed_demo,
         })
+    }
+}
+
+/// `PUBLIC_URL`: the scheme, host and port users reach, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://host` or `https://host:port`, lower case, without a default
+    /// port: as a browser writes it in `Origin`.
+    origin: String,
+    https: bool,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = |why: &str| {
+            format!(
+                "{text:?} {why}; write the origin users reach, such as https://items.example.com"
+            )
+        };
+        let uri: http::Uri = text.parse().map_err(|_| invalid("is not a URL"))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(invalid("does not start with https:// or http://")),
+        };
+        let authority = uri.authority().ok_or_else(|| invalid("names no host"))?;
+        if authority.as_str().contains('@') || authority.host().is_empty() {
+            return Err(invalid("must name a host and nothing else"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(invalid(
+                "has a path or query: the app is served at the root",
+            ));
+        }
+        let host = authority.host().to_ascii_lowercase();
+        let default_port = if https { 443 } else { 80 };
+        let origin = match authority.port_u16() {
+            Some(port) if port != default_port => {
+                format!("{}://{host}:{port}", uri.scheme_str().unwrap_or_default())
+            }
+            _ => format!("{}://{host}", uri.scheme_str().unwrap_or_default()),
+        };
+        Ok(PublicUrl { origin, https })
+    }
+
+    /// As a browser sends it in `Origin`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
     }
 }
 
@@ -240,6 +322,76 @@ mod tests {
         assert!(!s.test_hooks);
         let public = Settings::from_sources(None, env(&[]), "0.0.0.0:80".parse().unwrap()).unwrap();
         assert!(public.session.cookie_secure);
+    }
+
+    #[test]
+    fn public_url_decides_the_cookie_and_names_one_origin() {
+        let behind =
+            |url: &str| Settings::from_sources(None, env(&[("PUBLIC_URL", url)]), loopback());
+        let s = behind("https://Items.Example.com/").unwrap();
+        let url = s.public_url.as_ref().unwrap();
+        assert_eq!(url.origin(), "https://items.example.com");
+        assert!(url.is_https());
+        assert!(
+            s.session.cookie_secure,
+            "https decides, though bound to loopback"
+        );
+        assert_eq!(
+            behind("https://items.example.com:8443")
+                .unwrap()
+                .public_url
+                .unwrap()
+                .origin(),
+            "https://items.example.com:8443"
+        );
+        assert_eq!(
+            behind("https://items.example.com:443")
+                .unwrap()
+                .public_url
+                .unwrap()
+                .origin(),
+            "https://items.example.com"
+        );
+        let plain = behind("http://127.0.0.1:8080").unwrap();
+        assert!(!plain.session.cookie_secure);
+        for bad in [
+            "items.example.com",
+            "ftp://items.example.com",
+            "https://items.example.com/app",
+            "https://user@items.example.com",
+            "https://items.example.com/?x=1",
+            "https://",
+        ] {
+            let err = behind(bad).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: "PUBLIC_URL", reason } if reason.contains("https://items.example.com")),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(behind("").unwrap().public_url, None);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let s = Settings::from_sources(
+            None,
+            env(&[("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]),
+            loopback(),
+        )
+        .unwrap();
+        assert!(s.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        assert!(!s.trusted_proxies.contains("127.0.0.2".parse().unwrap()));
+        let err =
+            Settings::from_sources(None, env(&[("TRUSTED_PROXIES", "10.0.0.0/99")]), loopback())
+                .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name: "TRUSTED_PROXIES", reason } if reason.contains("10.0.0.0/99")),
+            "{err}"
+        );
+        assert!(Settings::from_sources(None, env(&[]), loopback())
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
     }
 
     #[test]

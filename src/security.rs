@@ -8,14 +8,14 @@
 use std::time::Duration;
 
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method},
     middleware::Next,
     response::Response,
 };
 use leptos::prelude::LeptosOptions;
 
-use crate::{error::AppError, session::guard::json_error};
+use crate::{error::AppError, session::guard::json_error, state::AppState};
 
 /// The largest request body accepted (a 20,000-character description,
 /// form-encoded, stays well below it).
@@ -24,12 +24,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Refuses a server-function POST that a browser says comes from another
-/// site: `Sec-Fetch-Site: cross-site`, or (for browsers that do not send it)
-/// an `Origin` whose host is not the one the request was sent to. Requests
-/// without either (other programs) and same-site forms pass.
-pub async fn same_site_only(req: Request, next: Next) -> Response {
+/// origin: `Sec-Fetch-Site` other than `same-origin` or `none` (a sibling
+/// subdomain or another port of the same host is `same-site`, and refused
+/// too), or an `Origin` other than this app's. This app's origin is
+/// `PUBLIC_URL` when it is set (scheme, host and port exactly: a proxy may
+/// rewrite `Host`), else the `Host` the request was sent to. Requests
+/// without either header (other programs) pass.
+pub async fn same_origin_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() == Method::POST && req.uri().path().starts_with("/api/") {
-        if let Some(reason) = cross_site(req.headers()) {
+        let public = state.settings.public_url.as_ref().map(|url| url.origin());
+        if let Some(reason) = cross_origin(req.headers(), public) {
             return json_error(&AppError::Forbidden {
                 reason: reason.into(),
             });
@@ -38,18 +42,30 @@ pub async fn same_site_only(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+fn cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> Option<&'static str> {
     if let Some(site) = headers.get("sec-fetch-site") {
-        return (site.as_bytes() == b"cross-site")
-            .then_some("cross-site requests are not accepted");
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return Some("requests from another origin are not accepted");
+        }
     }
-    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    if origin_host.is_none() || origin_host != host {
-        return Some("the request's Origin is another site");
+    let origin = headers.get(header::ORIGIN)?;
+    let refused = Some("the request's Origin is not this site");
+    let Ok(origin) = origin.to_str() else {
+        return refused;
+    };
+    let same = match public_origin {
+        Some(public) => origin.eq_ignore_ascii_case(public),
+        None => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            origin_host.is_some() && origin_host == host
+        }
+    };
+    if same {
+        None
+    } else {
+        refused
     }
-    None
 }
 
 /// Pages and server-function answers are never kept by the browser or a
@@ -91,9 +107,10 @@ pub fn content_security_policy(nonce: &str, options: &LeptosOptions) -> String {
     )
 }
 
-/// Headers every answer carries.
-pub fn common_headers() -> [(header::HeaderName, HeaderValue); 3] {
-    [
+/// Headers every answer carries; with `hsts` (an https `PUBLIC_URL`) also
+/// `Strict-Transport-Security`, so browsers never try plain HTTP again.
+pub fn common_headers(hsts: bool) -> Vec<(header::HeaderName, HeaderValue)> {
+    let mut headers = vec![
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -103,7 +120,14 @@ pub fn common_headers() -> [(header::HeaderName, HeaderValue); 3] {
             HeaderValue::from_static("same-origin"),
         ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-    ]
+    ];
+    if hsts {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -119,21 +143,51 @@ mod tests {
     }
 
     #[test]
-    fn tells_cross_site_from_same_site() {
-        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
-        assert!(cross_site(&headers(&[("sec-fetch-site", "same-origin")])).is_none());
-        assert!(cross_site(&headers(&[("sec-fetch-site", "none")])).is_none());
-        assert!(cross_site(&headers(&[
+    fn tells_another_origin_from_this_one() {
+        let refused =
+            |pairs: &[(&'static str, &'static str)]| cross_origin(&headers(pairs), None).is_some();
+        assert!(refused(&[("sec-fetch-site", "cross-site")]));
+        assert!(refused(&[("sec-fetch-site", "same-site")]));
+        assert!(!refused(&[("sec-fetch-site", "same-origin")]));
+        assert!(!refused(&[("sec-fetch-site", "none")]));
+        assert!(refused(&[
             ("origin", "http://evil.example"),
             ("host", "app.example")
-        ]))
-        .is_some());
-        assert!(cross_site(&headers(&[("origin", "null"), ("host", "app.example")])).is_some());
-        assert!(cross_site(&headers(&[
+        ]));
+        assert!(refused(&[("origin", "null"), ("host", "app.example")]));
+        assert!(!refused(&[
             ("origin", "https://app.example"),
             ("host", "app.example")
-        ]))
-        .is_none());
-        assert!(cross_site(&headers(&[])).is_none());
+        ]));
+        assert!(refused(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://other.example"),
+            ("host", "app.example")
+        ]));
+        assert!(!refused(&[]));
+    }
+
+    #[test]
+    fn behind_a_proxy_only_the_public_origin_is_this_site() {
+        let public = Some("https://items.example.com");
+        let refused = |pairs: &[(&'static str, &'static str)]| {
+            cross_origin(&headers(pairs), public).is_some()
+        };
+        // The proxy rewrote Host; the Origin is still the public one.
+        assert!(!refused(&[
+            ("origin", "https://items.example.com"),
+            ("host", "127.0.0.1:3000")
+        ]));
+        assert!(!refused(&[("origin", "https://ITEMS.example.com")]));
+        for other in [
+            "http://items.example.com",
+            "https://items.example.com:8443",
+            "https://evil.items.example.com",
+            "https://127.0.0.1:3000",
+        ] {
+            let mut map = headers(&[("host", "127.0.0.1:3000")]);
+            map.insert("origin", HeaderValue::from_str(other).unwrap());
+            assert!(cross_origin(&map, public).is_some(), "{other}");
+        }
     }
 }

@@ -37,7 +37,7 @@ use crate::{
     clock::Clock,
     config::{ConfigError, Settings},
     db::{self, DbError},
-    security,
+    proxy, security,
     session::{guard, policy::Policy, store, store::GuardedStore},
     state::AppState,
 };
@@ -156,8 +156,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(api::only_known_fields))
         .layer(from_fn_with_state(state.clone(), guard::api_layer))
         .layer(session_layer)
-        // Before any session work: a cross-site post never touches a session.
-        .layer(axum::middleware::from_fn(security::same_site_only))
+        // Before any session work: a cross-origin post never touches a session.
+        .layer(from_fn_with_state(
+            state.clone(),
+            security::same_origin_only,
+        ))
+        // The client's address, behind the trusted proxies, for everything
+        // inside (the throttle, the logs, the sessions page).
+        .layer(from_fn_with_state(state.clone(), proxy::layer))
         .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -171,7 +177,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(api::json_errors));
     // Outside everything above, so refusals (401, 403, 408, 413) carry them too.
     app = app.layer(axum::middleware::from_fn(security::no_store));
-    for (name, value) in security::common_headers() {
+    let https = state
+        .settings
+        .public_url
+        .as_ref()
+        .is_some_and(|url| url.is_https());
+    for (name, value) in security::common_headers(https) {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     let app = app.layer(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, spawn_app};
+use common::{json, spawn_app, spawn_app_with};
 use reqwest::header;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,5 +372,163 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     assert!(
         matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
         "a silent connection stayed open: {closed:?}"
+    );
+}
+
+/// A sibling origin of the same site (another subdomain, another port: what
+/// browsers call `same-site`) is another origin, and may not post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sibling_origin_of_the_same_site_cannot_post() {
+    let app = spawn_app().await;
+    app.add_user("alice", "s3cret").await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let sibling = format!("http://evil.localhost:{port}");
+    for (function, form) in [
+        (
+            "create_item",
+            vec![("title", "forged"), ("description", "")],
+        ),
+        ("sign_out", vec![]),
+    ] {
+        let res = app
+            .http
+            .post(app.url(&format!("/api/{function}")))
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, &cookie)
+            .header("sec-fetch-site", "same-site")
+            .header(header::ORIGIN, &sibling)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{function}");
+        assert_eq!(json(res).await["error"], "forbidden");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.status(Some(&cookie)).await["signed_in"], true);
+}
+
+/// Behind a TLS proxy the server is bound to loopback, yet users reach
+/// `https://...`: `PUBLIC_URL` decides the cookie, the one origin accepted
+/// and HSTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
+    let public = "https://items.test";
+    let app = spawn_app_with(&[("PUBLIC_URL", public)]).await;
+    app.add_user("alice", "s3cret").await;
+    let res = app
+        .http
+        .post(app.url("/api/sign_in"))
+        .header(header::ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, public)
+        .form(&[("username", "alice"), ("password", "s3cret")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000"
+    );
+    let set_cookie = common::set_cookies(&res)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-session_guard="))
+        .expect("a __Host- cookie though the server is bound to loopback");
+    assert!(
+        set_cookie.contains("Secure") && set_cookie.contains("HttpOnly"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let post_from = |origin: String| {
+        app.http
+            .post(app.url("/api/create_item"))
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, &cookie)
+            .header("sec-fetch-site", "same-origin")
+            .header(header::ORIGIN, origin)
+            .form(&[("title", "mine"), ("description", "")])
+            .send()
+    };
+    // The Host the proxy sends is not the origin users are on.
+    let res = post_from(app.base.clone()).await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post_from("http://items.test".to_owned()).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    let res = post_from(public.to_owned()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = app.get_page("/login", None).await;
+    assert_eq!(
+        page.headers()[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000"
+    );
+
+    // Without PUBLIC_URL (development on loopback): no HSTS.
+    let dev = spawn_app().await;
+    let page = dev.get_page("/login", None).await;
+    assert!(!page
+        .headers()
+        .contains_key(header::STRICT_TRANSPORT_SECURITY));
+}
+
+/// Behind a proxy every connection comes from the proxy: the client is read
+/// from `X-Forwarded-For`, but only when the proxy is trusted, so one
+/// client's wrong passwords never throttle another, and a client talking to
+/// the server directly cannot pick the address it is counted under.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_when_a_trusted_proxy_sends_them() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.add_user("alice", "s3cret").await;
+    app.add_user("bob", "s3cret").await;
+    let sign_in = |http: &reqwest::Client, forwarded: &str, name: &str, password: &str| {
+        http.post(app.url("/api/sign_in"))
+            .header(header::ACCEPT, "application/json")
+            .header("x-forwarded-for", forwarded)
+            .form(&[("username", name), ("password", password)])
+            .send()
+    };
+    // Through the proxy (127.0.0.1): client A guesses until refused...
+    let proxy = &app.http;
+    for _ in 0..5 {
+        let res = sign_in(proxy, "203.0.113.1", "alice", "guess")
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = sign_in(proxy, "203.0.113.1", "alice", "s3cret")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    // ...and client B, behind the same proxy, signs in as alice at once.
+    let res = sign_in(proxy, "198.51.100.2, 203.0.113.2", "alice", "s3cret")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = common::session_cookie(&res).unwrap();
+    // The sessions page shows the client's address, not the proxy's.
+    let res = app.call("list_sessions", Some(&cookie), &[]).await;
+    assert_eq!(json(res).await["sessions"][0]["address"], "203.0.113.2");
+
+    // Straight to the server from 127.0.0.2, not a proxy: the forged header
+    // is ignored, and a new forgery each time does not reset the count.
+    let direct = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    for n in 0..5 {
+        let forged = format!("192.0.2.{n}");
+        let res = sign_in(&direct, &forged, "bob", "guess").await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = sign_in(&direct, "192.0.2.99", "bob", "s3cret")
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "counted under 127.0.0.2, whatever it forged"
     );
 }

@@ -51,6 +51,7 @@ pub use backend::{client_address, confirm_password};
 mod backend {
     use super::*;
     use crate::auth::throttle::{Client, Who};
+    use crate::proxy::ClientAddr;
     use crate::session::{devices::Origin, guard, EndReason};
     use crate::state::AppState;
     use std::net::IpAddr;
@@ -149,18 +150,16 @@ mod backend {
         AppError::too_many_attempts(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     }
 
-    /// The peer's address. Behind a proxy this is the proxy's: throttling
-    /// then counts per proxy, which is stricter, never looser.
+    /// The client's address: the peer's, or behind a trusted proxy the one
+    /// it forwarded (`proxy`). Behind a proxy not named in
+    /// `TRUSTED_PROXIES` this is the proxy's: throttling then counts per
+    /// proxy, which is stricter, never looser.
     pub fn client_address() -> IpAddr {
-        use axum::extract::ConnectInfo;
         leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|parts| {
-                parts
-                    .extensions
-                    .get::<ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| info.0.ip())
+            .and_then(|parts| parts.extensions.get::<ClientAddr>().copied())
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |client| {
+                client.0
             })
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     /// The request's User-Agent, if it sent a readable one.

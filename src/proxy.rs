@@ -1,0 +1,230 @@
+//! The client's address when the app runs behind reverse proxies.
+//!
+//! Behind a proxy every connection comes from the proxy, so a per-client
+//! limit would count everyone together. The proxy names the client in
+//! `X-Forwarded-For` (or `Forwarded`), but any client can send those headers
+//! too. So they are read only when the TCP peer is one of the proxies named
+//! in `TRUSTED_PROXIES`; otherwise they are ignored.
+//!
+//! What it promises ([`TrustedProxies::client`]):
+//! - A peer that is not a trusted proxy is the client, whatever it sent.
+//! - From a trusted proxy, the client is the right-most address of
+//!   `X-Forwarded-For` that is not itself a trusted proxy (each proxy
+//!   appends the address it saw; what lies to the left of an untrusted
+//!   address was written by the client and proves nothing). Without that
+//!   header, the same walk over `Forwarded`'s `for=` values.
+//! - An entry that is not an address (`unknown`, a hidden name, garbage)
+//!   ends the walk: the client is the last trusted address before it, so
+//!   a forgery counts against the proxy (stricter), never against someone
+//!   else.
+//!
+//! [`layer`] puts the answer in each request as [`ClientAddr`], which the
+//! sign-in throttle, the logs and the sessions page read.
+
+use std::{net::IpAddr, str::FromStr};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::HeaderMap,
+    middleware::Next,
+    response::Response,
+};
+use forwarded_header_value::ForwardedHeaderValue;
+use ipnet::IpNet;
+
+use crate::state::AppState;
+
+/// The proxies whose forwarding headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    /// Comma-separated addresses (`10.0.0.7`, `::1`) or CIDR blocks
+    /// (`10.0.0.0/8`); empty means none.
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        format!("{entry:?} is neither an IP address nor a CIDR block (such as 10.0.0.0/8)")
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
+    }
+}
+
+impl TrustedProxies {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+
+    /// The client of a request that came from `peer` with `headers`.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.contains(peer) {
+            return peer;
+        }
+        let hops = forwarded_for(headers);
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            let Some(hop) = hop else {
+                break;
+            };
+            client = hop.to_canonical();
+            if !self.contains(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// The addresses the proxies recorded, left (the first) to right (the
+/// nearest); `None` for an entry that is not an address.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let joined = |name: &str| -> Option<String> {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .map(|value| value.to_str().ok())
+            .collect::<Option<_>>()?;
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    if let Some(xff) = joined("x-forwarded-for") {
+        // A bare address per entry (what proxies append); anything else,
+        // such as `unknown`, is not one.
+        return xff
+            .split(',')
+            .map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .collect();
+    }
+    let Some(forwarded) = joined("forwarded") else {
+        return Vec::new();
+    };
+    match ForwardedHeaderValue::from_forwarded(&forwarded) {
+        Ok(value) => value
+            .iter()
+            .map(|stanza| stanza.forwarded_for_ip())
+            .collect(),
+        // Unreadable: as if its only entry were not an address.
+        Err(_) => vec![None],
+    }
+}
+
+/// The client's address, after the trusted proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Puts [`ClientAddr`] in every request.
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .copied()
+    {
+        let client = state
+            .settings
+            .trusted_proxies
+            .client(peer.ip(), req.headers());
+        req.extensions_mut().insert(ClientAddr(client));
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn settings_name_addresses_and_blocks_or_are_refused() {
+        let proxies: TrustedProxies = " 10.0.0.0/8, 127.0.0.1 ,::1,".parse().unwrap();
+        assert!(proxies.contains(ip("10.1.2.3")));
+        assert!(proxies.contains(ip("127.0.0.1")));
+        assert!(proxies.contains(ip("::ffff:127.0.0.1")));
+        assert!(proxies.contains(ip("::1")));
+        assert!(!proxies.contains(ip("127.0.0.2")));
+        assert!("".parse::<TrustedProxies>().unwrap().is_empty());
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0.1 10.0.0.2", "*"] {
+            let err = bad.parse::<TrustedProxies>().unwrap_err();
+            assert!(err.contains("CIDR"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_a_trusted_peer() {
+        let proxies: TrustedProxies = "127.0.0.1".parse().unwrap();
+        let forged = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(
+            proxies.client(ip("198.51.100.7"), &forged),
+            ip("198.51.100.7")
+        );
+        assert_eq!(proxies.client(ip("127.0.0.1"), &forged), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &headers(&[])),
+            ip("127.0.0.1")
+        );
+        let none: TrustedProxies = "".parse().unwrap();
+        assert_eq!(none.client(ip("127.0.0.1"), &forged), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_address_that_is_not_a_proxy() {
+        let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        // The client wrote the first entry itself; two proxies appended.
+        let chain = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.5")]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &chain), ip("198.51.100.7"));
+        // Several header lines read as one list, in order.
+        let split = headers(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-for", "198.51.100.8, 10.0.0.5"),
+        ]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &split), ip("198.51.100.8"));
+        // Only proxies: the left-most of them.
+        let inside = headers(&[("x-forwarded-for", "10.0.0.7, 10.0.0.5")]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &inside), ip("10.0.0.7"));
+        // Garbage ends the walk at the last trusted address.
+        let junk = headers(&[("x-forwarded-for", "1.2.3.4, unknown, 10.0.0.5")]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &junk), ip("10.0.0.5"));
+        let unreadable = headers(&[("x-forwarded-for", "%%%")]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &unreadable), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn forwarded_is_read_when_there_is_no_x_forwarded_for() {
+        let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        let forwarded = headers(&[(
+            "forwarded",
+            "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\", for=10.0.0.5",
+        )]);
+        assert_eq!(
+            proxies.client(ip("10.0.0.9"), &forwarded),
+            ip("2001:db8::1")
+        );
+    }
+}
