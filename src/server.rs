@@ -214,13 +214,15 @@ async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) ->
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Deletes ended sessions and old reasons every minute, forgets sign-in
-/// counts that have refilled, and measures the database's clock again
-/// (PostgreSQL: see `clock`).
+/// Deletes ended sessions and old reasons every minute, gives older
+/// session records their user's id, forgets sign-in counts that have
+/// refilled, and measures the database's clock again (PostgreSQL: see
+/// `clock`).
 pub fn spawn_sweeper(state: &AppState) {
     let db = state.db.clone();
     let clock = state.clock.clone();
     let throttle = state.throttle.clone();
+    let store = state.store.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -228,6 +230,13 @@ pub fn spawn_sweeper(state: &AppState) {
             throttle.prune();
             if let Err(err) = db::follow_database_clock(&db, &clock).await {
                 tracing::warn!(error = %err, "cannot read the database's clock");
+            }
+            // Records from an older version, still running during a
+            // rolling deploy, name no user until this fills it in.
+            match store.fill_in_owners().await {
+                Ok(0) => {}
+                Ok(filled) => tracing::info!(sessions = filled, "filled in sessions' users"),
+                Err(err) => tracing::warn!(error = %err, "cannot fill in sessions' users"),
             }
             match store::sweep(&db, clock.now()).await {
                 Ok(swept) if swept.sessions + swept.endings > 0 => {

@@ -6,6 +6,8 @@
 //! - 3.2.1 new session token at authentication: `tests/auth.rs`
 //! - 3.3.1 logout invalidates the token: `tests/auth.rs`
 //! - 3.3.2 idle and absolute timeouts: `tests/session.rs`
+//! - 3.3.4 view and (after the password) end one's other sessions:
+//!   `tests/devices.rs`, `asvs_3_3_4_*` and the rest of that file
 //! - 3.4.1 `Secure` and 3.4.4 `__Host-`: `tests/auth.rs`
 //! - 7.2.1 sign-ins logged with name and address: `tests/logs.rs`
 //! - 8.2.1 anti-caching headers: `tests/security.rs`
@@ -13,7 +15,7 @@
 //! Not applicable, and why: 2.1.x (password policy) and 2.5.x (recovery):
 //! users cannot set or recover passwords through the app, an operator
 //! creates them (`add-user`); 2.3, 2.6 to 2.10 (other authenticators); 3.3.3
-//! and 3.3.4 (password change, listing one's sessions: no such features);
+//! (password change: no such feature);
 //! 3.5 (tokens other than the cookie); 3.7.1 (no sensitive transactions
 //! beyond the session itself).
 #![cfg(feature = "ssr")]

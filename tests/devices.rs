@@ -146,6 +146,9 @@ async fn another_users_session_can_be_neither_seen_nor_ended() {
 
     assert_eq!(list_items_status(&alice).await, 200);
     assert_eq!(list(&alice).await.len(), 1);
+    let mallorys = list(&mallory).await;
+    assert_eq!(mallorys.len(), 1);
+    assert_ne!(mallorys[0]["handle"], handle_of(&alice));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +176,7 @@ async fn a_wrong_password_ends_nothing_and_counts_against_the_sign_in_throttle()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ended_session_is_refused_everywhere_with_the_reason_revoked() {
+async fn asvs_3_3_4_sessions_ended_from_another_are_refused_everywhere_as_revoked() {
     let app = common::spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     let laptop = signed_in(&app, "alice", CHROME).await;
@@ -259,4 +262,30 @@ async fn a_session_ended_on_one_instance_is_refused_by_every_other() {
     let res = a.call("list_sessions", Some(&laptop_cookie), &[]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await["sessions"].as_array().unwrap().len(), 1);
+}
+
+/// A record written by a version before the user column (or by one still
+/// running during a rolling deploy) names no user; the server fills it in,
+/// so "Sign out all other sessions" reaches it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_written_without_their_user_are_found_once_filled_in() {
+    let app = common::spawn_app().await;
+    app.add_user("alice", PASSWORD).await;
+    let laptop = signed_in(&app, "alice", CHROME).await;
+    let old = signed_in(&app, "alice", FIREFOX).await;
+    let pool = app.db.pool().await;
+    sqlx::query("UPDATE tower_sessions SET user_id = NULL WHERE id = $1")
+        .bind(session_id(&old))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(list(&laptop).await.len(), 1, "not found by its user");
+
+    assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 1);
+    assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 0);
+    assert_eq!(list(&laptop).await.len(), 2);
+    let res = end_others(&laptop, PASSWORD).await;
+    assert_eq!(json(res).await, 1);
+    let res = old.call("list_items", &[("page", "1")]).await;
+    assert_eq!(json(res).await["reason"], "revoked");
 }

@@ -32,11 +32,20 @@ pub fn SessionsPage() -> impl IntoView {
     );
     let confirming = RwSignal::new(None::<Target>);
     let done = RwSignal::new(String::new());
+    let status = NodeRef::<html::P>::new();
     let on_ended = Callback::new(move |count: u64| {
         confirming.set(None);
         let plural = if count == 1 { "" } else { "s" };
         done.set(format!("Signed out {count} session{plural}."));
         refreshed.update(|n| *n += 1);
+        // The button that opened the dialog is about to go with its row:
+        // focus goes to what happened instead (once the dialog has given
+        // focus back, on closing), which a screen reader then reads.
+        request_animation_frame(move || {
+            if let Some(status) = status.get_untracked() {
+                let _ = status.focus();
+            }
+        });
     });
 
     view! {
@@ -52,7 +61,13 @@ pub fn SessionsPage() -> impl IntoView {
              recognise: it is refused from its next request on."
         </p>
         // Always present, so that screen readers hear what it comes to say.
-        <p class:notice=move || !done.get().is_empty() role="status" aria-live="polite">
+        <p
+            node_ref=status
+            tabindex="-1"
+            class:notice=move || !done.get().is_empty()
+            role="status"
+            aria-live="polite"
+        >
             {move || done.get()}
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -77,7 +92,12 @@ fn SessionTable(list: SessionList, confirming: RwSignal<Option<Target>>) -> impl
         .sessions
         .into_iter()
         .map(|row| {
+            // Rows can read alike (two Chromes on Linux): each button is
+            // described by its row's device, address and last activity.
             let device_id = format!("device-{}", row.handle);
+            let address_id = format!("address-{}", row.handle);
+            let activity_id = format!("activity-{}", row.handle);
+            let described_by = format!("{device_id} {address_id} {activity_id}");
             let action = if row.current {
                 view! { <strong>"This session"</strong> }.into_any()
             } else {
@@ -89,7 +109,7 @@ fn SessionTable(list: SessionList, confirming: RwSignal<Option<Target>>) -> impl
                     <button
                         type="button"
                         class="secondary"
-                        aria-describedby=device_id.clone()
+                        aria-describedby=described_by
                         on:click=move |_| confirming.set(Some(target.clone()))
                     >
                         "Sign out"
@@ -99,10 +119,10 @@ fn SessionTable(list: SessionList, confirming: RwSignal<Option<Target>>) -> impl
             };
             view! {
                 <tr>
-                    <td id=device_id>{row.device}</td>
-                    <td>{row.address}</td>
+                    <th scope="row" id=device_id>{row.device}</th>
+                    <td id=address_id>{row.address}</td>
                     <td>{ago(now, row.started_at)}</td>
-                    <td>{ago(now, row.last_activity)}</td>
+                    <td id=activity_id>{ago(now, row.last_activity)}</td>
                     <td>{action}</td>
                 </tr>
             }
@@ -177,8 +197,10 @@ fn ConfirmDialog(
             .unwrap_or_default();
         action.dispatch((target.clone(), secret));
     };
+    // Once sent, the request ends the session whatever the page does:
+    // the dialog stays until its answer, so that the user learns it.
     let escape = move |ev: web_sys::KeyboardEvent| {
-        if ev.key() == "Escape" {
+        if ev.key() == "Escape" && !action.pending().get_untracked() {
             on_cancel.run(());
         }
     };
@@ -200,7 +222,12 @@ fn ConfirmDialog(
                     />
                     <div class="dialog-actions">
                         <button type="submit" disabled=move || action.pending().get()>"Confirm"</button>
-                        <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>
+                        <button
+                            type="button"
+                            class="secondary"
+                            disabled=move || action.pending().get()
+                            on:click=move |_| on_cancel.run(())
+                        >
                             "Cancel"
                         </button>
                     </div>

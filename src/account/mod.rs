@@ -134,7 +134,13 @@ mod backend {
                 "That is the session you are using: sign out to end it.",
             ));
         }
-        end(&state, &live, &[target.id]).await
+        match end(&state, &live, &[target.id]).await? {
+            // Ended meanwhile (by its own sign-out, a deadline, another tab).
+            0 => Err(AppError::NotFound {
+                reason: "That session has ended already.".to_owned(),
+            }),
+            ended => Ok(ended),
+        }
     }
 
     pub async fn end_others(live: LiveSession, password: String) -> Result<u64, AppError> {

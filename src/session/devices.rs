@@ -3,8 +3,9 @@
 //!
 //! What it promises:
 //! - [`of_user`] finds a user's records through the indexed `user_id`
-//!   column (written when a record is created, `writes::create`), never by
-//!   decoding the whole table, and lists only live sessions: the policy
+//!   column (written when a record is created, `writes::create`, and filled
+//!   in for older records by [`fill_in_owners`] at start-up and every
+//!   minute), never by decoding the whole table, and lists only live sessions: the policy
 //!   decides, as for every request, so a record past its deadline that the
 //!   sweep has not removed yet is not listed.
 //! - The page names a session by [`handle`], a hash of its id, never the id
@@ -139,6 +140,40 @@ pub async fn of_user(
         .collect();
     listed.sort_by_key(|session| std::cmp::Reverse(session.data.last_activity));
     Ok(listed)
+}
+
+/// Records written without their user's id (by a version before the column
+/// existed, or by one still running during a rolling deploy) get it now,
+/// so that they are listed and can be ended. At most `batch` per call;
+/// answers how many it gave one.
+pub async fn fill_in_owners(pool: &SessionPool, batch: i64) -> session_store::Result<u64> {
+    let select = format!("SELECT id, data FROM {SESSIONS_TABLE} WHERE user_id IS NULL LIMIT $1");
+    let update =
+        format!("UPDATE {SESSIONS_TABLE} SET user_id = $1 WHERE id = $2 AND user_id IS NULL");
+    on_session_pool!(pool, p => {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&select)
+            .bind(batch)
+            .fetch_all(p)
+            .await
+            .map_err(backend)?;
+        let mut filled = 0;
+        for (id, bytes) in rows {
+            let owner = rmp_serde::from_slice::<tower_sessions::session::Record>(&bytes)
+                .ok()
+                .and_then(|record| session_data(&record))
+                .map(|data| data.user_id);
+            // A record without our data opens nothing and is left alone.
+            let Some(owner) = owner else { continue };
+            filled += sqlx::query(&update)
+                .bind(owner)
+                .bind(id)
+                .execute(p)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+        }
+        Ok(filled)
+    })
 }
 
 /// Ends the sessions `ids` that belong to `user_id`, recording the reason

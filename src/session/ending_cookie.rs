@@ -7,8 +7,9 @@
 //! reload, a status check or another tab would be told "never signed in"
 //! instead of "inactivity". So whenever the guard answers that a session has
 //! ended, it also sets this cookie:
-//! - it names only the reason (`idle`, `absolute`, `signed_out`): no id,
-//!   nothing that opens anything, so reading it needs no trust;
+//! - it names only the reason (`idle`, `absolute`, `signed_out`,
+//!   `revoked`): no id, nothing that opens anything, so reading it needs no
+//!   trust;
 //! - `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` with the session cookie,
 //!   and kept as long as the server keeps reasons (12 hours);
 //! - the next sign-in removes it.

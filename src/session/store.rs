@@ -3,9 +3,10 @@
 //!
 //! - Each record's expiry is the policy's deadline (plus the time its reason
 //!   is kept), so the store's own filter and our sweep agree with the guard.
-//! - Every write to an existing record is a compare-and-set (`writes`): a
+//! - Every update of an existing record is a compare-and-set (`writes`): a
 //!   session deleted while a request was running (sign-out in another tab,
-//!   expiry seen by a parallel request) is never written back, and
+//!   expiry seen by a parallel request, ended from the sessions page) is
+//!   never written back, and
 //!   `last_activity` never moves backwards. The guard makes its writes
 //!   through [`GuardedStore::touch`] and [`GuardedStore::end_if_due`]
 //!   inside the request, where a failure answers 503.
@@ -113,9 +114,15 @@ impl GuardedStore {
         }
     }
 
-    /// Creates the sessions table if it is missing.
+    /// Creates the sessions table if it is missing, and gives records
+    /// written before they carried their user's id that id.
     pub async fn migrate(&self) -> sqlx::Result<()> {
-        on_backend!(&self.inner, store => store.migrate().await)
+        on_backend!(&self.inner, store => store.migrate().await)?;
+        // Bounded per call; the sweeper goes on with what is left.
+        if let Err(err) = self.fill_in_owners().await {
+            tracing::warn!(error = %err, "cannot fill in the owners of older sessions");
+        }
+        Ok(())
     }
 
     /// How many records were created, saved or deleted since start-up.
@@ -190,11 +197,19 @@ impl GuardedStore {
         ids: &[Id],
         now: UnixSecs,
     ) -> session_store::Result<Vec<Id>> {
-        let ended = devices::revoke(&self.pool, user_id, ids, now).await?;
-        for id in &ended {
-            self.wrote(id);
+        let ended = devices::revoke(&self.pool, user_id, ids, now).await;
+        match &ended {
+            Ok(ended) => ended.iter().for_each(|id| self.wrote(id)),
+            // The commit may have happened though its answer was lost.
+            Err(_) => ids.iter().for_each(|id| self.cache.evict(id)),
         }
-        Ok(ended)
+        ended
+    }
+
+    /// Gives records written without their user's id that id (see
+    /// `devices::fill_in_owners`); answers how many.
+    pub async fn fill_in_owners(&self) -> session_store::Result<u64> {
+        devices::fill_in_owners(&self.pool, 1_000).await
     }
 
     /// Where tests hold a request between a read and a write.

@@ -19,6 +19,9 @@
 //!   reason recorded in the same transaction. A record renewed meanwhile is
 //!   read again and found alive.
 //!
+//! [`create`] inserts a new record with its user's id in a column of its
+//! own, for the sessions page (`devices`); it never replaces one.
+//!
 //! Errors are the store's (`session_store::Error`), which the guard answers
 //! as `503 {"error":"unavailable"}`.
 //!
