@@ -36,7 +36,7 @@ use crate::{
     auth::{password, throttle::SignInThrottle},
     clock::Clock,
     config::{ConfigError, Settings},
-    db::{self, DbError},
+    db::{self, DbError, SessionPool},
     proxy, security,
     session::{guard, policy::Policy, store, store::GuardedStore},
     state::AppState,
@@ -86,6 +86,11 @@ pub async fn state(
     } else {
         "session_guard"
     };
+    // Shared by the instances on PostgreSQL; one server's on SQLite.
+    let throttle = match &db.sessions {
+        SessionPool::Postgres(pool) => SignInThrottle::shared(pool.clone()),
+        SessionPool::Sqlite(_) => SignInThrottle::default(),
+    };
     Ok(AppState {
         settings: Arc::new(settings),
         leptos,
@@ -93,7 +98,7 @@ pub async fn state(
         clock,
         policy,
         store,
-        throttle: SignInThrottle::default(),
+        throttle,
         verifications: Default::default(),
         cookie_name,
     })
@@ -227,7 +232,9 @@ pub fn spawn_sweeper(state: &AppState) {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
-            throttle.prune();
+            if let Err(err) = throttle.prune().await {
+                tracing::warn!(error = %err, "cannot prune sign-in counts");
+            }
             if let Err(err) = db::follow_database_clock(&db, &clock).await {
                 tracing::warn!(error = %err, "cannot read the database's clock");
             }

@@ -361,3 +361,65 @@ async fn behind_a_proxy() -> (TestApp, CuttableProxy) {
     let app = start(db, Clock::system(), &[("DATABASE_URL", url.as_str())]).await;
     (app, proxy)
 }
+
+/// Behind a balancer, sign-in attempts land on any instance: the throttle's
+/// counts are shared through the database, so the allowances are one
+/// instance's however many serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_allowance_is_shared_by_every_instance() {
+    if backend() != Backend::Postgres {
+        eprintln!("skipped: several instances need TEST_BACKEND=postgres");
+        return;
+    }
+    let a = common::spawn_app().await;
+    let b = a.another_instance().await;
+    a.add_user("alice", "s3cret").await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let sign_in = |http: &reqwest::Client, app: &TestApp, name: &str, password: &str| {
+        http.post(app.url("/api/sign_in"))
+            .header("accept", "application/json")
+            .form(&[("username", name), ("password", password)])
+            .send()
+    };
+
+    // Twenty wrong guesses from one address, for as many names, alternating
+    // between the instances: each saw ten. The 21st is refused on both.
+    let guesser = from(21);
+    for n in 0..20 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let res = sign_in(&guesser, app, &format!("user{n}"), "guess")
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "guess {n}");
+    }
+    for app in [&a, &b] {
+        let res = sign_in(&guesser, app, "alice", "s3cret").await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert!(res.headers().contains_key("retry-after"));
+    }
+
+    // Five for one name from another address, then the sixth anywhere.
+    let other = from(22);
+    for n in 0..5 {
+        let app = if n % 2 == 0 { &b } else { &a };
+        let res = sign_in(&other, app, "alice", "guess").await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    for app in [&a, &b] {
+        let res = sign_in(&other, app, "alice", "s3cret").await.unwrap();
+        assert_eq!(res.status(), 429);
+    }
+    // A right password gives its attempt back on any instance: a third
+    // address signs in over and over, alternating.
+    let user = from(23);
+    for n in 0..12 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let res = sign_in(&user, app, "alice", "s3cret").await.unwrap();
+        assert_eq!(res.status(), 200, "sign-in {n}");
+    }
+}

@@ -50,7 +50,7 @@ pub use backend::{client_address, confirm_password};
 #[cfg(feature = "ssr")]
 mod backend {
     use super::*;
-    use crate::auth::throttle::{Client, Who};
+    use crate::auth::throttle::{Client, Denied, Who};
     use crate::proxy::ClientAddr;
     use crate::session::{devices::Origin, guard, EndReason};
     use crate::state::AppState;
@@ -111,12 +111,13 @@ mod backend {
             Who::Name(name) => name.as_str(),
             Who::Unparsed => "(not a username)",
         };
-        let attempt = match state.throttle.begin(who.clone(), Client::of(addr)) {
+        let attempt = match state.throttle.begin(who.clone(), Client::of(addr)).await {
             Ok(attempt) => attempt,
-            Err(refused) => {
+            Err(Denied::Throttled { wait }) => {
                 tracing::warn!(username = logged, client = %addr, "{what} throttled");
-                return Err(too_many(refused.wait));
+                return Err(too_many(wait));
             }
+            Err(Denied::Unavailable(err)) => return Err(err.into()),
         };
         // An invalid name still costs a full verification: no timing hint.
         let checked = async {
@@ -133,7 +134,7 @@ mod backend {
             // Never verified (the database out of reach, the queue full):
             // the attempt is given back, so an outage locks nobody out.
             Err(err) => {
-                attempt.give_back();
+                attempt.give_back().await;
                 return Err(err);
             }
         };
@@ -141,7 +142,7 @@ mod backend {
             tracing::warn!(username = logged, client = %addr, "{what} failed");
             return Ok(None);
         };
-        attempt.give_back();
+        attempt.give_back().await;
         Ok(Some(user))
     }
 
