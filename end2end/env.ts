@@ -7,4 +7,5 @@ export const baseURL = `http://127.0.0.1:${port}`;
 export const root = path.resolve(__dirname, '..');
 export const binary = path.join(root, 'target/release/session-guard');
 export const dbFile = path.join(__dirname, '.tmp', `e2e-${port}.db`);
-export const databaseUrl = `sqlite://${dbFile}`;
+// The proxy tests (scripts/e2e-proxy) name their PostgreSQL database.
+export const databaseUrl = process.env.E2E_DATABASE_URL ?? `sqlite://${dbFile}`;
