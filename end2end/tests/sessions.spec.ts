@@ -1,6 +1,7 @@
 // The sessions page (ASVS 3.3.4): a user signed in from several browsers sees
 // them all and ends the others after giving the password again; a browser
 // signed out this way says so on its next click and on the login page.
+import AxeBuilder from '@axe-core/playwright';
 import { Browser, expect, Page, test } from '@playwright/test';
 import { hydrated, newUser, signIn } from './support';
 
@@ -13,6 +14,11 @@ async function signedIn(browser: Browser, name: string): Promise<Page> {
   await signIn(page, name, PASSWORD);
   await hydrated(page);
   return page;
+}
+
+async function noAccessibilityViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
 }
 
 const rows = (page: Page) => page.getByRole('table').locator('tbody').getByRole('row');
@@ -39,6 +45,7 @@ test('a user ends another session after giving the password, and that browser is
 
   await openSessions(first);
   await expect(rows(first)).toHaveCount(2);
+  await noAccessibilityViolations(first);
   const mine = rows(first).filter({ hasText: 'This session' });
   await expect(mine).toHaveCount(1);
   await expect(mine.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
@@ -49,6 +56,7 @@ test('a user ends another session after giving the password, and that browser is
   await other.getByRole('button', { name: 'Sign out' }).click();
   await confirmWith(first, 'not-my-password');
   await expect(confirmDialog(first).getByRole('alert')).toContainText('password is not right');
+  await noAccessibilityViolations(first);
   await expect(rows(first)).toHaveCount(2);
   await confirmDialog(first).getByRole('button', { name: 'Cancel' }).click();
   await expect(confirmDialog(first)).toHaveCount(0);
@@ -59,6 +67,8 @@ test('a user ends another session after giving the password, and that browser is
   await expect(first.getByRole('status').filter({ hasText: 'Signed out 1 session.' })).toBeVisible();
   await expect(rows(first)).toHaveCount(1);
   await expect(rows(first)).toContainText('This session');
+  // Focus went to what happened, not to the button that went with its row.
+  await expect(first.getByRole('status').filter({ hasText: 'Signed out 1 session.' })).toBeFocused();
 
   // The second browser learns it on its next click, over its open page...
   await second.getByRole('link', { name: 'Next' }).click();
