@@ -244,6 +244,15 @@ impl PublicUrl {
             ));
         }
         let host = authority.host().to_ascii_lowercase();
+        // An IPv6 address as browsers write it: `[0:0::1]` is `[::1]`.
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => {
+                let addr: std::net::Ipv6Addr =
+                    v6.parse().map_err(|_| invalid("names no valid host"))?;
+                format!("[{addr}]")
+            }
+            None => host,
+        };
         let default_port = if https { 443 } else { 80 };
         let origin = match authority.port_u16() {
             Some(port) if port != default_port => {
@@ -351,6 +360,14 @@ mod tests {
                 .unwrap()
                 .origin(),
             "https://items.example.com"
+        );
+        assert_eq!(
+            behind("https://[0:0::1]:8443")
+                .unwrap()
+                .public_url
+                .unwrap()
+                .origin(),
+            "https://[::1]:8443"
         );
         let plain = behind("http://127.0.0.1:8080").unwrap();
         assert!(!plain.session.cookie_secure);

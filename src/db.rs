@@ -284,6 +284,20 @@ async fn connect_sqlite(url: &str) -> Result<Database, DbError> {
     })
 }
 
+/// Connections for the sign-in throttle's shared counts, at most.
+const THROTTLE_CONNECTIONS: u32 = 2;
+
+/// A small pool of its own for the sign-in throttle's shared counts
+/// (PostgreSQL, `auth::throttle`): sign-ins queued on one client's bucket
+/// then wait for these, never for the connections every signed-in request
+/// needs. Connects when first used.
+pub fn throttle_pool(url: &str) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
+    Ok(bounded::<sqlx::Postgres>()
+        .max_connections(THROTTLE_CONNECTIONS)
+        .connect_lazy_with(options))
+}
+
 async fn connect_postgres(url: &str) -> Result<Database, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
     let sessions = bounded::<sqlx::Postgres>()

@@ -94,25 +94,41 @@ impl TrustedProxies {
 
 /// The addresses the proxies recorded, left (the first) to right (the
 /// nearest); `None` for an entry that is not an address.
+///
+/// `X-Forwarded-For`, when the request has it at all, is the only word:
+/// a line of it that cannot be read is an entry that is not an address,
+/// never a reason to read `Forwarded` instead (which a proxy that writes
+/// `X-Forwarded-For` passes on from the client untouched).
 fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let joined = |name: &str| -> Option<String> {
-        let values: Vec<&str> = headers
-            .get_all(name)
+    if headers.contains_key("x-forwarded-for") {
+        return headers
+            .get_all("x-forwarded-for")
             .iter()
-            .map(|value| value.to_str().ok())
-            .collect::<Option<_>>()?;
-        (!values.is_empty()).then(|| values.join(","))
-    };
-    if let Some(xff) = joined("x-forwarded-for") {
-        // A bare address per entry (what proxies append); anything else,
-        // such as `unknown`, is not one.
-        return xff
-            .split(',')
-            .map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .flat_map(|line| match line.to_str() {
+                // A bare address per entry (what proxies append); anything
+                // else, such as `unknown` or `addr:port`, is not one.
+                Ok(text) => text
+                    .split(',')
+                    .map(|entry| entry.trim().parse::<IpAddr>().ok())
+                    .collect(),
+                Err(_) => vec![None],
+            })
             .collect();
     }
-    let Some(forwarded) = joined("forwarded") else {
-        return Vec::new();
+    let Some(forwarded) = headers
+        .get_all("forwarded")
+        .iter()
+        .map(|line| line.to_str().ok())
+        .collect::<Option<Vec<&str>>>()
+        .filter(|lines| !lines.is_empty())
+        .map(|lines| lines.join(","))
+    else {
+        // None, or a line that cannot be read: nothing to believe.
+        return if headers.contains_key("forwarded") {
+            vec![None]
+        } else {
+            Vec::new()
+        };
     };
     match ForwardedHeaderValue::from_forwarded(&forwarded) {
         Ok(value) => value
@@ -212,6 +228,23 @@ mod tests {
         let junk = headers(&[("x-forwarded-for", "1.2.3.4, unknown, 10.0.0.5")]);
         assert_eq!(proxies.client(ip("10.0.0.9"), &junk), ip("10.0.0.5"));
         let unreadable = headers(&[("x-forwarded-for", "%%%")]);
+        assert_eq!(proxies.client(ip("10.0.0.9"), &unreadable), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn an_unreadable_x_forwarded_for_never_lets_forwarded_speak() {
+        let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        // What nginx passes on when a client sends a header it cannot read
+        // (appending to it) and a Forwarded of its own choosing.
+        let mut map = HeaderMap::new();
+        map.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 198.51.100.7").unwrap(),
+        );
+        map.append("forwarded", HeaderValue::from_static("for=203.0.113.7"));
+        assert_eq!(proxies.client(ip("10.0.0.9"), &map), ip("10.0.0.9"));
+        let mut unreadable = HeaderMap::new();
+        unreadable.append("forwarded", HeaderValue::from_bytes(b"for=\xff").unwrap());
         assert_eq!(proxies.client(ip("10.0.0.9"), &unreadable), ip("10.0.0.9"));
     }
 

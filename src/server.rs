@@ -88,7 +88,9 @@ pub async fn state(
     };
     // Shared by the instances on PostgreSQL; one server's on SQLite.
     let throttle = match &db.sessions {
-        SessionPool::Postgres(pool) => SignInThrottle::shared(pool.clone()),
+        SessionPool::Postgres(_) => {
+            SignInThrottle::shared(db::throttle_pool(&settings.database_url)?)
+        }
         SessionPool::Sqlite(_) => SignInThrottle::default(),
     };
     Ok(AppState {

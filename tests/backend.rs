@@ -414,6 +414,28 @@ async fn the_sign_in_allowance_is_shared_by_every_instance() {
         let res = sign_in(&other, app, "alice", "s3cret").await.unwrap();
         assert_eq!(res.status(), 429);
     }
+    // Many at once on both instances, spending and giving back the same two
+    // rows: they queue on the rows, never deadlock (no 5xx), and the right
+    // password always gets through.
+    let crowd = from(24);
+    let calls = (0..16).map(|n| {
+        let app = if n % 2 == 0 { &a } else { &b };
+        sign_in(&crowd, app, "alice", "s3cret")
+    });
+    let answers = futures::future::join_all(calls).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| [200, 429].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 5,
+        "{statuses:?}"
+    );
+
     // A right password gives its attempt back on any instance: a third
     // address signs in over and over, alternating.
     let user = from(23);

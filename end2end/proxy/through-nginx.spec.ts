@@ -114,6 +114,18 @@ test("one client's wrong passwords do not throttle another client behind the pro
   expect((await signIn(proxy, '127.0.0.2', name, PASSWORD, forged)).status).toBe(429);
 });
 
+test('an unreadable X-Forwarded-For does not let a Forwarded header choose the client', async () => {
+  const name = newUser('forwarded', PASSWORD);
+  // nginx appends to a line it cannot read; the client's own Forwarded
+  // would name a new address each time.
+  for (let i = 0; i < 5; i++) {
+    const forged = { 'x-forwarded-for': '\u00ff', forwarded: `for=203.0.113.${i}` };
+    expect((await signIn(proxy, '127.0.0.5', name, 'guess', forged)).status).toBe(401);
+  }
+  const forged = { 'x-forwarded-for': '\u00ff', forwarded: 'for=203.0.113.99' };
+  expect((await signIn(proxy, '127.0.0.5', name, PASSWORD, forged)).status).toBe(429);
+});
+
 test('a forged X-Forwarded-For sent straight to an instance is ignored', async () => {
   const name = newUser('direct', PASSWORD);
   const instance = new URL(instances[0]);
