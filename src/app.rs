@@ -1,7 +1,7 @@
 //! The page shell and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Outlet, ParentRoute, Redirect, Route, Router, Routes},
     path, SsrMode,
@@ -36,6 +36,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // No icon file: an empty one spares every page a 404.
                 <link rel="icon" href="data:," />
                 <AutoReload options=options.clone() />
+                // Named by content hash (hash.txt beside the binary), read
+                // on the server: the shell is never hydrated.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -54,7 +57,6 @@ pub fn App() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
-        <Stylesheet id="leptos" href="/pkg/session-guard.css" />
         <Title text="session-guard" />
         <Router>
             <main data-hydrated=move || hydrated.get().to_string()>

@@ -7,7 +7,7 @@ use axum::extract::ConnectInfo;
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::Response,
+    http::{header, HeaderValue, Response},
     middleware::from_fn_with_state,
     response::IntoResponse,
     routing::post,
@@ -24,8 +24,16 @@ use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRou
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer, trace::TraceLayer,
+    catch_panic::CatchPanicLayer,
+    compression::{
+        predicate::{DefaultPredicate, Predicate, SizeAbove},
+        CompressionLayer, CompressionLevel,
+    },
+    limit::RequestBodyLimitLayer,
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tracing::Span;
@@ -61,11 +69,61 @@ pub enum StartError {
 
 /// The Leptos options: from cargo-leptos's environment when built by it,
 /// else from `Cargo.toml` (plain `cargo run` / `cargo test`).
+///
+/// The page's files have content-hashed names when the build wrote their
+/// hashes beside this binary (`hash.txt`, cargo-leptos's `hash-files`):
+/// found there, not from a variable the deployment could forget.
 pub fn leptos_options() -> Result<LeptosOptions, StartError> {
     let file = option_env!("LEPTOS_OUTPUT_NAME").map_or(Some("Cargo.toml"), |_| None);
-    leptos::config::get_configuration(file)
+    let mut options = leptos::config::get_configuration(file)
         .map(|conf| conf.leptos_options)
-        .map_err(|err| StartError::Leptos(err.to_string()))
+        .map_err(|err| StartError::Leptos(err.to_string()))?;
+    options.hash_files = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)))
+        .is_some_and(|hashes| hashes.is_file());
+    Ok(options)
+}
+
+/// How long browsers keep the page's code and style: a year when their
+/// names carry their content's hash (a new build, a new name), else they
+/// ask again each time (and get 304 while unchanged).
+fn pkg_cache_control(options: &LeptosOptions) -> HeaderValue {
+    HeaderValue::from_static(if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    })
+}
+
+/// The page's code and style (`/pkg/`): the brotli or gzip file the build
+/// wrote beside each (`cargo leptos build --release --precompress`) when
+/// the browser takes it, with `Vary: Accept-Encoding`; cached as
+/// [`pkg_cache_control`] says, successful answers only.
+fn pkg_files(options: &LeptosOptions) -> Router<AppState> {
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let cache = pkg_cache_control(options);
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                move |res: &Response<_>| res.status().is_success().then(|| cache.clone()),
+            ))
+            .service(files),
+    )
+}
+
+/// Pages and server-function answers compressed with brotli or gzip, as
+/// the browser asks, from 1 KiB up (below that the framing costs more than
+/// it saves); a quick level, since each answer is compressed as it is
+/// sent. Files already compressed (`/pkg/`) are sent as they are.
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)))
 }
 
 /// Opens the database and builds the shared state.
@@ -144,6 +202,7 @@ pub fn router(state: AppState) -> Router {
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),
         )
+        .nest("/pkg", pkg_files(&state.leptos))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -192,7 +251,7 @@ pub fn router(state: AppState) -> Router {
     for (name, value) in security::common_headers(https) {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
-    let app = app.layer(
+    let app = app.layer(compression()).layer(
             TraceLayer::new_for_http()
                 // Path only: query strings and headers (cookies) stay out of the log.
                 .make_span_with(|req: &Request<Body>| {

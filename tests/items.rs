@@ -252,3 +252,62 @@ async fn control_characters_in_a_field_are_a_400_that_stores_nothing() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+/// Pages and lists go out compressed when the browser takes it (brotli
+/// first); an answer under 1 KiB, or to a client that asks for none, as it
+/// is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_lists_are_compressed_when_asked_and_worth_it() {
+    let app = spawn_app_with(&[]).await;
+    let alice = app.add_user("alice", "s3cret").await;
+    app.add_items(alice, 40).await;
+    let cookie = app.sign_in("alice", "s3cret").await;
+    let list = |encoding: &'static str| {
+        app.http
+            .post(app.url("/api/list_items"))
+            .header("accept", "application/json")
+            .header("accept-encoding", encoding)
+            .header("cookie", &cookie)
+            .form(&[("page", "1")])
+            .send()
+    };
+    let encoding = |res: &reqwest::Response| {
+        res.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let br = list("gzip, deflate, br").await.unwrap();
+    assert_eq!(br.status(), 200);
+    assert_eq!(encoding(&br).as_deref(), Some("br"));
+    assert!(br.headers()["vary"]
+        .to_str()
+        .unwrap()
+        .contains("accept-encoding"));
+    let gzip = list("gzip").await.unwrap();
+    assert_eq!(encoding(&gzip).as_deref(), Some("gzip"));
+    let plain = list("identity").await.unwrap();
+    assert_eq!(encoding(&plain), None);
+    assert!(plain.text().await.unwrap().contains("\"item_count\":40"));
+
+    let page = app
+        .http
+        .get(app.url("/items?page=1"))
+        .header("accept-encoding", "br")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encoding(&page).as_deref(), Some("br"));
+    // A small answer (an error, here) is not worth it.
+    let small = app
+        .http
+        .post(app.url("/api/list_items"))
+        .header("accept", "application/json")
+        .header("accept-encoding", "br")
+        .form(&[("page", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 401);
+    assert_eq!(encoding(&small), None);
+}
