@@ -1,11 +1,11 @@
 // What a first and a repeat visit cost on the wire: the page's code and
 // style come compressed, under content-hashed names kept for a year, so a
 // repeat visit downloads none of them. (The release build of scripts/test
-// is made with --precompress.)
+// is made with LEPTOS_HASH_FILES=true and --precompress.)
 import { expect, Page, test } from '@playwright/test';
 import { hydrated } from './support';
 
-type Fetched = { url: string; encoding: string; cacheControl: string; wire: number; cached: boolean };
+type Fetched = { url: string; encoding: string; cacheControl: string; vary: string; wire: number; cached: boolean };
 
 /** Records every response of `page` with its bytes on the wire (Chromium's own count). */
 async function recordWire(page: Page): Promise<Fetched[]> {
@@ -21,6 +21,7 @@ async function recordWire(page: Page): Promise<Fetched[]> {
       url: event.response.url,
       encoding: headers['content-encoding'] ?? '',
       cacheControl: headers['cache-control'] ?? '',
+      vary: headers['vary'] ?? '',
       wire: 0,
       cached: Boolean(event.response.fromDiskCache || event.response.fromPrefetchCache),
     };
@@ -52,6 +53,7 @@ test('the page code is compressed and hashed, and a repeat visit downloads none 
   for (const file of code) {
     expect(file.encoding, file.url).toBe('br');
     expect(file.cacheControl, file.url).toBe('public, max-age=31536000, immutable');
+    expect(file.vary.toLowerCase(), file.url).toContain('accept-encoding');
   }
   const page1 = first.reduce((sum, f) => sum + f.wire, 0);
   console.log(`first visit of /login: ${first.length} responses, ${(page1 / 1024).toFixed(1)} KiB on the wire`);
