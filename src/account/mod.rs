@@ -89,9 +89,11 @@ mod backend {
 
     pub async fn list(live: LiveSession) -> Result<SessionList, AppError> {
         let state = AppState::from_context()?;
-        let current = current_id()?;
-        let now = state.clock.now();
-        let listed = state.store.sessions_of(live.user_id, now).await?;
+        let Mine {
+            current,
+            listed,
+            now,
+        } = mine(&state, &live).await?;
         let mut sessions: Vec<SessionRow> = listed
             .into_iter()
             .map(|Listed { id, data }| SessionRow {
@@ -121,9 +123,9 @@ mod backend {
         }
         let state = AppState::from_context()?;
         confirm_password(&state, &live.username, password).await?;
-        let current = current_id()?;
-        let now = state.clock.now();
-        let listed = state.store.sessions_of(live.user_id, now).await?;
+        let Mine {
+            current, listed, ..
+        } = mine(&state, &live).await?;
         let Some(target) = listed.iter().find(|s| devices::handle(&s.id) == handle) else {
             return Err(AppError::NotFound {
                 reason: "That session has ended already, or it is not one of yours.".to_owned(),
@@ -146,11 +148,9 @@ mod backend {
     pub async fn end_others(live: LiveSession, password: String) -> Result<u64, AppError> {
         let state = AppState::from_context()?;
         confirm_password(&state, &live.username, password).await?;
-        let current = current_id()?;
-        let listed = state
-            .store
-            .sessions_of(live.user_id, state.clock.now())
-            .await?;
+        let Mine {
+            current, listed, ..
+        } = mine(&state, &live).await?;
         let others: Vec<Id> = listed
             .iter()
             .map(|s| s.id)
@@ -173,10 +173,21 @@ mod backend {
         Ok(ended.len() as u64)
     }
 
-    /// The id of the session this request came with.
-    fn current_id() -> Result<Option<Id>, AppError> {
+    /// The user's live sessions, and which of them this request came with.
+    struct Mine {
+        current: Option<Id>,
+        listed: Vec<Listed>,
+        now: i64,
+    }
+
+    async fn mine(state: &AppState, live: &LiveSession) -> Result<Mine, AppError> {
         let (session, _) = guard::request_session_from_context()?;
-        Ok(session.id())
+        let now = state.clock.now();
+        Ok(Mine {
+            current: session.id(),
+            listed: state.store.sessions_of(live.user_id, now).await?,
+            now,
+        })
     }
 }
 
