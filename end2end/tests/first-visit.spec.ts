@@ -3,7 +3,7 @@
 // repeat visit downloads none of them. (The release build of scripts/test
 // is made with LEPTOS_HASH_FILES=true and --precompress.)
 import { expect, Page, test } from '@playwright/test';
-import { hydrated } from './support';
+import { hydrated, newUser } from './support';
 
 type Fetched = { url: string; encoding: string; cacheControl: string; vary: string; wire: number; cached: boolean };
 
@@ -71,4 +71,33 @@ test('the page code is compressed and hashed, and a repeat visit downloads none 
   const page2 = first.reduce((sum, f) => sum + f.wire, 0);
   console.log(`repeat visit of /login: ${(page2 / 1024).toFixed(1)} KiB on the wire`);
   expect(page2).toBeLessThan(10 * 1024);
+});
+
+test('a signed-in first visit asks nothing once hydrated: the session status comes with the page', async ({ page, context }) => {
+  const name = newUser('first-visit', 'first-visit-pw');
+  const signIn = await context.request.post('/api/sign_in', {
+    form: { username: name, password: 'first-visit-pw' },
+    headers: { Accept: 'application/json' },
+  });
+  expect(signIn.ok()).toBe(true);
+  const calls: string[] = [];
+  page.on('request', (req) => {
+    const path = new URL(req.url()).pathname;
+    if (path.startsWith('/api/')) calls.push(path);
+  });
+  await page.clock.install();
+  await page.goto('/items?page=2');
+  await hydrated(page);
+  // Long enough for a call made on mount to be seen.
+  await page.waitForTimeout(1000);
+  expect(calls).toEqual([]);
+
+  // The page counts down from what came with it: 2 s past idle (900 s)
+  // minus warning (120 s) in the page alone, the warning is open with
+  // about 1:58 left, and still nothing was asked.
+  await page.clock.fastForward((900 - 120 + 2) * 1000);
+  const warning = page.getByRole('alertdialog', { name: /session/ });
+  await expect(warning).toBeVisible();
+  await expect(warning.getByRole('timer')).toHaveText(/^1:5[6-8]$/);
+  expect(calls).toEqual([]);
 });

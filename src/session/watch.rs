@@ -401,13 +401,36 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
         });
     }
     // Loading this page was activity on the server: the next keep-alive is
-    // due one slice from now. Then learn the deadlines.
+    // due one slice from now.
+    Effect::new({
+        let state = state.clone();
+        move |_| state.last_contact_ms.set(monotonic_now_ms())
+    });
+    // The deadlines come with the page: the server renders its status into
+    // the HTML (a resource, read passively as the status call reads it), so
+    // a first visit makes no request once hydrated. A guard mounted by
+    // navigating in the page fetches it instead. Where it comes from the
+    // server it is dated at 0 in the page's clock, the start of the
+    // navigation (`monotonic_now_ms` there), a little before the server
+    // measured it: the page may believe it has less time, never more.
+    let first_report = Resource::new(
+        || (),
+        |_| async {
+            session_status()
+                .await
+                .map(|report| (report, monotonic_now_ms()))
+        },
+    );
     Effect::new({
         let state = state.clone();
         let ask_status = ask_status.clone();
-        move |_| {
-            state.last_contact_ms.set(monotonic_now_ms());
-            ask_status();
+        move |_| match first_report.get() {
+            Some(Ok((report, measured_at))) => {
+                state.apply(&report, measured_at);
+                now.set(monotonic_now_ms());
+            }
+            Some(Err(_)) => ask_status(),
+            None => {}
         }
     });
 
