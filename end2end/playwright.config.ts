@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import chromium from './chromium.json';
 import { baseURL, databaseUrl, dbFile, port } from './env';
 
 // One worker: tests move the server's clock, which every session shares.
@@ -13,17 +14,8 @@ export default defineConfig({
   use: {
     baseURL,
     trace: 'retain-on-failure',
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    },
+    // Debian's chromium (shared with bench/visits.mjs).
+    launchOptions: chromium,
   },
   webServer: {
     cwd: '..',

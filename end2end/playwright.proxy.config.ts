@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import chromium from './chromium.json';
 
 // The tests through nginx (end2end/proxy/), started by scripts/e2e-proxy,
 // which runs two instances and nginx in front and says where in the
@@ -16,9 +17,6 @@ export default defineConfig({
     baseURL: process.env.E2E_PROXY_URL,
     ignoreHTTPSErrors: true,
     trace: 'retain-on-failure',
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    },
+    launchOptions: chromium,
   },
 });

@@ -32,13 +32,47 @@ if pause > 0 then
 end
 
 -- BENCH_ROTATE=N: each request's body has its "{n}" replaced by 1 to N in
--- turn (figure 4's sign-ins as N users).
+-- turn (figure 4's sign-ins as N users). BENCH_COOKIE_FILE: a file of
+-- cookies, one per line, sent in turn (many sessions, not one hot cookie);
+-- a thread starts at its own place in the list, so every cookie is used
+-- once before any is used twice when the threads go at the same pace.
 local rotate = tonumber(os.getenv("BENCH_ROTATE") or "0")
-if rotate > 0 then
-  local counter = 0
+local cookie_file = os.getenv("BENCH_COOKIE_FILE")
+local cookies = {}
+if cookie_file and cookie_file ~= "" then
+  for line in io.lines(cookie_file) do
+    if line ~= "" then cookies[#cookies + 1] = line end
+  end
+end
+
+local threads = 0
+function setup(thread)
+  thread:set("index", threads)
+  threads = threads + 1
+end
+
+local counter = 0
+function init(args)
+  if #cookies > 0 then
+    -- `index` is the global setup() gave this thread.
+    counter = (index or 0) * math.floor(#cookies / 2)
+  end
+end
+
+if rotate > 0 or #cookies > 0 then
   function request()
     counter = counter + 1
-    local body = string.gsub(wrk.body, "{n}", tostring(counter % rotate + 1))
-    return wrk.format(nil, nil, nil, body)
+    local body = wrk.body
+    if rotate > 0 then
+      body = string.gsub(body, "{n}", tostring(counter % rotate + 1))
+    end
+    local headers = nil
+    if #cookies > 0 then
+      -- wrk.format takes these instead of wrk.headers, not on top of them.
+      headers = {}
+      for name, value in pairs(wrk.headers) do headers[name] = value end
+      headers["Cookie"] = cookies[counter % #cookies + 1]
+    end
+    return wrk.format(nil, nil, headers, body)
   end
 end

@@ -94,7 +94,8 @@ struct MakeSessions {
     count: u32,
 }
 
-/// Creates `count` signed-in sessions for a user, straight in the store.
+/// Creates `count` signed-in sessions for a user, straight in the store,
+/// and answers their cookies (`name=value`, as a browser sends them).
 async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSessions>) -> Response {
     let now = state.clock.now();
     let data = SessionData {
@@ -108,6 +109,7 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
     let Ok(value) = serde_json::to_value(&data) else {
         return guard::json_error(&AppError::Internal);
     };
+    let mut cookies = Vec::with_capacity(req.count as usize);
     for _ in 0..req.count {
         let mut record = Record {
             id: Id::default(),
@@ -117,8 +119,9 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
         if state.store.create(&mut record).await.is_err() {
             return guard::json_error(&AppError::Unavailable);
         }
+        cookies.push(format!("{}={}", state.cookie_name, record.id));
     }
-    Json(json!({ "created": req.count })).into_response()
+    Json(json!({ "created": req.count, "cookies": cookies })).into_response()
 }
 
 async fn advance(State(state): State<AppState>, Query(by): Query<Advance>) -> Json<Value> {
@@ -131,6 +134,7 @@ async fn stats(State(state): State<AppState>) -> Json<Value> {
         "session_writes": state.store.writes(),
         "session_reads": state.store.reads(),
         "session_cache_hits": state.store.cache_hits(),
+        "write_slice_secs": state.policy.slice,
         "now": state.clock.now(),
     }))
 }
