@@ -2,6 +2,8 @@
 // server's clock advanced in step: no test waits real minutes.
 import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, test } from '@playwright/test';
+import * as path from 'path';
+import { root } from '../env';
 import { advanceServerClock, hydrated, newUser, signIn } from './support';
 
 const IDLE = 900;
@@ -18,6 +20,11 @@ async function status(page: Page) {
   const res = await page.request.get('/api/session_status');
   expect(res.status()).toBe(200);
   return res.json();
+}
+
+/** The README's pictures of the dialogs, taken as the tests see them. */
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(root, 'docs', 'screenshots', `${name}.png`), animations: 'disabled' });
 }
 
 const warning = (page: Page) => page.getByRole('alertdialog', { name: /session/ });
@@ -103,11 +110,13 @@ test('3. a page left alone warns, then expires; signing in keeps the draft and t
     await pass(page, request, 30);
   }
   await expect(warning(page)).toBeVisible();
+  await screenshot(page, 'warning');
   await pass(page, request, WARNING + 2);
 
   await expect(expired(page)).toBeVisible();
   await expect(expired(page)).toContainText('inactivity');
   await expect(page.locator('.guarded')).toHaveClass(/obscured/);
+  await screenshot(page, 'expired');
   await expired(page).getByLabel('Username').fill(name);
   await expired(page).getByLabel('Password').fill('pw-secret');
   await expired(page).getByRole('button', { name: 'Sign in' }).click();
