@@ -6,7 +6,9 @@
 //! Ratios measured in one run, never absolute thresholds: the machine's speed
 //! changes the times, not the ratio.
 
-#[path = "../tests/common/mod.rs"]
+// The tests' helpers, of which the benchmark uses a few.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -56,11 +58,8 @@ async fn main() {
 }
 
 async fn fetch(app: &common::TestApp, cookie: &str, page: u64) -> Duration {
-    let page = page.to_string();
     let start = Instant::now();
-    let res = app
-        .call("list_items", Some(cookie), &[("page", &page)])
-        .await;
+    let res = app.list_items(cookie, page).await;
     let status = res.status();
     let body = res.bytes().await.expect("body");
     let took = start.elapsed();

@@ -1,10 +1,7 @@
 //! The server's log, as an operator sees it: one line per request, and never
 //! a password or a session id.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 
 use std::{
     io::{BufRead, BufReader, Read},

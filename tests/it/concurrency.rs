@@ -8,52 +8,35 @@
 //!   and no answer sets the session cookie again;
 //! - an extend that answered 200 is honoured (the session is alive after);
 //! - nothing answers 500.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{json, set_cookies, spawn_app, start, Browser, TestApp, TestDb};
+use crate::common::{
+    backend, json, spawn_app, start, Backend, Browser, ResponseExt, TestApp, TestDb,
+};
 use futures::future::join_all;
 use reqwest::Response;
-use session_guard::{clock::Clock, session::writes::Step};
+use session_guard::{
+    clock::Clock,
+    session::{store::SESSIONS_TABLE, writes::Step},
+};
 
 const IDLE: u64 = 900;
 /// The activity write slice for the default idle timeout (900 / 60).
 const SLICE: u64 = 15;
 
-async fn signed_in(app: &TestApp) -> Browser {
-    let id = app.add_user("alice", "s3cret").await;
-    app.add_items(id, 3).await;
-    let browser = app.browser();
-    assert_eq!(browser.sign_in("alice", "s3cret").await.status(), 200);
-    browser
-}
-
 /// Calls server function `name` with the fields it takes.
 async fn call(browser: &Browser, name: &str) -> Response {
-    let form: &[(&str, &str)] = match name {
-        "list_items" => &[("page", "1")],
-        "create_item" => &[("title", "t"), ("description", "")],
-        _ => &[],
-    };
-    browser.call(name, form).await
-}
-
-/// Whether an answer sets a session cookie (a removal does not count).
-fn sets_session_cookie(res: &Response) -> bool {
-    set_cookies(res)
-        .iter()
-        .any(|c| c.starts_with("session_guard=") && !c.contains("Max-Age=0"))
-}
-
-async fn sessions_stored(app: &TestApp) -> i64 {
-    app.count("SELECT COUNT(*) FROM tower_sessions").await
+    match name {
+        "list_items" => browser.list_items(1).await,
+        "create_item" => browser.create_item("t", "").await,
+        "extend_session" => browser.extend().await,
+        _ => browser.call(name, &[]).await,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
     let app = spawn_app().await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     // Past one write slice: each of these calls writes its activity.
     app.advance(SLICE);
     let window = app.state.store.race_window();
@@ -75,7 +58,7 @@ async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
 
     // Signed out while they wait between reading the record and writing it.
     window.stop_holding(Step::Touch);
-    let out = browser.call("sign_out", &[]).await;
+    let out = browser.sign_out().await;
     assert_eq!(out.status(), 200);
     window.release(Step::Touch);
 
@@ -85,15 +68,15 @@ async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
         let res = call.unwrap();
         assert_eq!(res.status(), 401, "a racing call was served");
         assert!(
-            !sets_session_cookie(&res),
+            !res.sets_session_cookie(app.cookie_name()),
             "an answer set the signed-out cookie again"
         );
         assert_eq!(json(res).await["reason"], "signed_out");
     }
-    assert_eq!(sessions_stored(&app).await, 0, "the record came back");
+    assert_eq!(app.sessions_stored().await, 0, "the record came back");
 
     for _ in 0..5 {
-        let res = browser.call("list_items", &[("page", "1")]).await;
+        let res = browser.list_items(1).await;
         assert_eq!(res.status(), 401);
     }
 }
@@ -101,7 +84,7 @@ async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_after_a_sign_out_is_refused_even_with_the_old_cookie() {
     let app = spawn_app().await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     let cookie = browser.session_cookie().expect("signed in");
     app.advance(SLICE);
     // Many calls at once, the sign-out among them.
@@ -110,13 +93,13 @@ async fn every_request_after_a_sign_out_is_refused_even_with_the_old_cookie() {
         let browser = browser.clone();
         calls.push(tokio::spawn(async move {
             match i % 3 {
-                0 => browser.call("list_items", &[("page", "1")]).await,
-                1 => browser.call("extend_session", &[]).await,
+                0 => browser.list_items(1).await,
+                1 => browser.extend().await,
                 _ => browser.status_response().await,
             }
         }));
     }
-    let out = browser.call("sign_out", &[]).await;
+    let out = browser.sign_out().await;
     assert_eq!(out.status(), 200);
     for call in join_all(calls).await {
         let res = call.unwrap();
@@ -125,23 +108,21 @@ async fn every_request_after_a_sign_out_is_refused_even_with_the_old_cookie() {
             "{}",
             res.status()
         );
-        assert!(!sets_session_cookie(&res));
+        assert!(!res.sets_session_cookie(app.cookie_name()));
     }
     // After the sign-out answered: the old cookie opens nothing, and no
     // answer hands out a session cookie.
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 401);
-    assert!(!sets_session_cookie(&res));
+    assert!(!res.sets_session_cookie(app.cookie_name()));
     assert_eq!(json(res).await["reason"], "signed_out");
-    assert_eq!(sessions_stored(&app).await, 0);
+    assert_eq!(app.sessions_stored().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_calls_at_the_idle_deadline_all_see_it_ended_and_it_ends_once() {
     let app = spawn_app().await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     app.advance(IDLE);
     let calls: Vec<_> = (0..24)
         .map(|i| {
@@ -161,17 +142,13 @@ async fn many_calls_at_the_idle_deadline_all_see_it_ended_and_it_ends_once() {
         assert_eq!(status, 401, "a call at the deadline answered {status}");
         assert_eq!(json(res).await["reason"], "idle");
     }
-    assert_eq!(sessions_stored(&app).await, 0);
+    assert_eq!(app.sessions_stored().await, 0);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM session_endings WHERE reason = 'idle'")
             .await,
         1
     );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM items").await,
-        3,
-        "nothing saved after the end"
-    );
+    assert_eq!(app.items_stored().await, 3, "nothing saved after the end");
 }
 
 /// "Stay signed in" one second before the end, held after reading the
@@ -185,7 +162,7 @@ async fn extend_held_before_its_write(
     window.hold(Step::Touch);
     let extend = tokio::spawn({
         let browser = browser.clone();
-        async move { browser.call("extend_session", &[]).await }
+        async move { browser.extend().await }
     });
     window.arrived(Step::Touch, 1).await;
     extend
@@ -194,7 +171,7 @@ async fn extend_held_before_its_write(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_session() {
     let app = spawn_app().await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     let window = app.state.store.race_window();
     let extend = extend_held_before_its_write(&app, &browser).await;
 
@@ -220,15 +197,15 @@ async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_sess
     );
 
     // The 200 is honoured: the session lives, with a full idle timeout.
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(sessions_stored(&app).await, 1);
+    assert_eq!(app.sessions_stored().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stay_signed_in_that_loses_the_race_to_the_deadline_answers_401_not_200() {
     let app = spawn_app().await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     let window = app.state.store.race_window();
     let extend = extend_held_before_its_write(&app, &browser).await;
 
@@ -245,37 +222,40 @@ async fn stay_signed_in_that_loses_the_race_to_the_deadline_answers_401_not_200(
         "an extend answered 200 for a session that had ended"
     );
     assert_eq!(json(extended).await["reason"], "idle");
-    assert_eq!(sessions_stored(&app).await, 0, "the record came back");
+    assert_eq!(app.sessions_stored().await, 0, "the record came back");
 }
 
 /// Refuses every update of a session record, as a database that cannot
 /// take writes would; reads still work.
 async fn refuse_session_writes(db: &TestDb) {
     let pool = db.pool().await;
-    let statements: &[&str] = match common::backend() {
-        common::Backend::Sqlite => &[
-            "CREATE TRIGGER refuse_session_writes BEFORE UPDATE ON tower_sessions \
-             BEGIN SELECT RAISE(ABORT, 'session writes refused'); END",
-        ],
-        common::Backend::Postgres => &[
+    let statements: Vec<String> = match backend() {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_session_writes BEFORE UPDATE ON {SESSIONS_TABLE} \
+             BEGIN SELECT RAISE(ABORT, 'session writes refused'); END"
+        )],
+        Backend::Postgres => vec![
             "CREATE FUNCTION refuse_session_writes() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'session writes refused'; END $$",
-            "CREATE TRIGGER refuse_session_writes BEFORE UPDATE ON tower_sessions \
-             FOR EACH ROW EXECUTE FUNCTION refuse_session_writes()",
+             $$ BEGIN RAISE EXCEPTION 'session writes refused'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_session_writes BEFORE UPDATE ON {SESSIONS_TABLE} \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_session_writes()"
+            ),
         ],
     };
-    for sql in statements {
+    for sql in &statements {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
 }
 
 async fn accept_session_writes(db: &TestDb) {
     let pool = db.pool().await;
-    let sql = match common::backend() {
-        common::Backend::Sqlite => "DROP TRIGGER refuse_session_writes",
-        common::Backend::Postgres => "DROP TRIGGER refuse_session_writes ON tower_sessions",
+    let sql = match backend() {
+        Backend::Sqlite => "DROP TRIGGER refuse_session_writes".to_owned(),
+        Backend::Postgres => format!("DROP TRIGGER refuse_session_writes ON {SESSIONS_TABLE}"),
     };
-    sqlx::query(sql).execute(&pool).await.unwrap();
+    sqlx::query(&sql).execute(&pool).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,14 +263,14 @@ async fn a_failed_activity_write_answers_503_with_a_reason_and_the_session_survi
     // A moving clock: the write depends on real time passing too.
     let db = std::sync::Arc::new(TestDb::new().await);
     let app = start(db.clone(), Clock::system(), &[]).await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     app.advance(SLICE + 1);
 
     refuse_session_writes(&db).await;
     for name in ["list_items", "extend_session"] {
         let res = call(&browser, name).await;
         assert_eq!(res.status(), 503, "{name}");
-        assert!(!sets_session_cookie(&res));
+        assert!(!res.sets_session_cookie(app.cookie_name()));
         let body = json(res).await;
         assert_eq!(body["error"], "unavailable", "{name}");
     }
@@ -298,7 +278,7 @@ async fn a_failed_activity_write_answers_503_with_a_reason_and_the_session_survi
     assert_eq!(browser.status().await["signed_in"], true);
 
     accept_session_writes(&db).await;
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 200);
     assert!(browser.session_cookie().is_some());
 }
@@ -307,7 +287,7 @@ async fn a_failed_activity_write_answers_503_with_a_reason_and_the_session_survi
 async fn many_calls_at_once_write_activity_once_per_slice_on_a_moving_clock() {
     let db = std::sync::Arc::new(TestDb::new().await);
     let app = start(db, Clock::system(), &[]).await;
-    let browser = signed_in(&app).await;
+    let browser = app.alice().await;
     let mut last_remaining = 0;
     for round in 0..5 {
         app.advance(SLICE);
@@ -323,11 +303,7 @@ async fn many_calls_at_once_write_activity_once_per_slice_on_a_moving_clock() {
         for res in join_all(calls).await {
             let res = res.unwrap();
             assert_eq!(res.status(), 200, "round {round}");
-            let left: i64 = res.headers()["session-idle-remaining"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let left = res.idle_remaining();
             assert!(left > IDLE as i64 - 2, "round {round}: {left} s left");
         }
         assert_eq!(

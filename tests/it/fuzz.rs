@@ -2,13 +2,10 @@
 //! none may answer 5xx or hang, and the database changes only by what the
 //! calls that were accepted wrote. The run is seeded; a failure prints the
 //! seed, and `FUZZ_SEED=<seed>` replays it.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::net::IpAddr;
 
-use common::spawn_app;
+use crate::common::spawn_app;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use reqwest::{header, Method};
 
@@ -114,7 +111,7 @@ async fn random_and_mutated_calls_never_get_a_5xx_and_write_only_what_was_accept
         .map(|(path, method)| (path.to_owned(), method))
         .collect();
     let users = app.count("SELECT COUNT(*) FROM users").await;
-    let items = app.count("SELECT COUNT(*) FROM items").await;
+    let items = app.items_stored().await;
     let mut accepted_items = 0;
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
 
@@ -153,7 +150,7 @@ async fn random_and_mutated_calls_never_get_a_5xx_and_write_only_what_was_accept
         *statuses.entry(status.as_u16()).or_default() += 1;
         // A sign-in sent with our cookie replaces that session (new id).
         if status.is_success() && signed_in && path == "/api/sign_in" {
-            if let Some(new) = common::session_cookie(&res) {
+            if let Some(new) = app.session_cookie(&res) {
                 cookie = new;
             }
         }
@@ -179,7 +176,7 @@ async fn random_and_mutated_calls_never_get_a_5xx_and_write_only_what_was_accept
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM items").await,
+        app.items_stored().await,
         items + accepted_items,
         "exactly one item per accepted create_item (FUZZ_SEED={seed})"
     );

@@ -2,9 +2,6 @@
 //! is unreachable. Several instances and outages are PostgreSQL's (the
 //! tests say they are skipped on SQLite); on SQLite, one server per file is
 //! enforced, which a test checks there.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     net::ToSocketAddrs,
@@ -12,8 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{backend, json, pg_proxy::CuttableProxy, start, try_start, Backend, TestApp, TestDb};
-use session_guard::{clock::Clock, db::DbError, server::StartError};
+use crate::common::{
+    backend, json, pg_proxy::CuttableProxy, spawn_app, start, try_start, Backend, TestApp, TestDb,
+};
+use session_guard::{
+    clock::Clock, db::DbError, server::StartError, session::store::SESSIONS_TABLE,
+};
 
 const IDLE: u64 = 900;
 
@@ -23,51 +24,36 @@ async fn two_instances_on_one_database_agree_on_every_session() {
         eprintln!("skipped: several instances need TEST_BACKEND=postgres");
         return;
     }
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     let b = a.another_instance().await;
     let alice = a.add_user("alice", "s3cret").await;
     a.add_items(alice, 3).await;
 
     // Signed in on A, served on B with the same cookie.
     let cookie = a.sign_in("alice", "s3cret").await;
-    let res = b.call("list_items", Some(&cookie), &[("page", "1")]).await;
+    let res = b.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200);
     let page = json(res).await;
     assert_eq!(page["item_count"], 3);
 
     // Extended on B: A sees the later deadline.
     a.advance(600);
-    assert_eq!(a.status(Some(&cookie)).await["idle_remaining_secs"], 300);
-    assert_eq!(
-        b.call("extend_session", Some(&cookie), &[]).await.status(),
-        200
-    );
-    assert_eq!(
-        a.status(Some(&cookie)).await["idle_remaining_secs"],
-        IDLE as i64
-    );
+    assert_eq!(a.status(&cookie).await["idle_remaining_secs"], 300);
+    assert_eq!(b.extend(&cookie).await.status(), 200);
+    assert_eq!(a.status(&cookie).await["idle_remaining_secs"], IDLE as i64);
 
     // Activity on either keeps it alive for both; idleness ends it on both.
     a.advance(IDLE - 10);
-    assert_eq!(
-        a.call("list_items", Some(&cookie), &[("page", "1")])
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(a.list_items(&cookie, 1).await.status(), 200);
     a.advance(IDLE - 10);
     assert_eq!(
-        b.call("list_items", Some(&cookie), &[("page", "1")])
-            .await
-            .status(),
+        b.list_items(&cookie, 1).await.status(),
         200,
         "B saw the activity A recorded"
     );
     a.advance(IDLE);
     for app in [&a, &b] {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         assert_eq!(res.status(), 401);
         assert_eq!(json(res).await["reason"], "idle");
     }
@@ -78,13 +64,11 @@ async fn two_instances_on_one_database_agree_on_every_session() {
     for round in 0..20 {
         let cookie = b.sign_in("alice", "s3cret").await;
         for app in [&b, &a, &b] {
-            let res = app
-                .call("list_items", Some(&cookie), &[("page", "1")])
-                .await;
+            let res = app.list_items(&cookie, 1).await;
             assert_eq!(res.status(), 200, "round {round}");
         }
-        assert_eq!(a.call("sign_out", Some(&cookie), &[]).await.status(), 200);
-        let res = b.call("list_items", Some(&cookie), &[("page", "1")]).await;
+        assert_eq!(a.sign_out(&cookie).await.status(), 200);
+        let res = b.list_items(&cookie, 1).await;
         assert_eq!(
             res.status(),
             401,
@@ -100,7 +84,7 @@ async fn instances_whose_clocks_differ_agree_on_every_deadline() {
         eprintln!("skipped: several instances need TEST_BACKEND=postgres");
         return;
     }
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     // Two more machines, their clocks 7 s ahead and 7 s behind.
     let ahead = a.another_instance_skewed(7).await;
     let behind = a.another_instance_skewed(-7).await;
@@ -111,25 +95,21 @@ async fn instances_whose_clocks_differ_agree_on_every_deadline() {
     // 3 s before the deadline: the fast machine does not end it early.
     a.advance(IDLE - 3);
     for instance in [&a, &ahead, &behind] {
-        let status = instance.status(Some(&cookie)).await;
+        let status = instance.status(&cookie).await;
         assert_eq!(status["signed_in"], true, "ended early");
         let left = status["idle_remaining_secs"].as_i64().unwrap();
         assert!((2..=4).contains(&left), "{left} s left");
     }
     // Activity written by the slow machine is read right by the fast one.
-    let res = behind
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = behind.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200);
     a.advance(IDLE - 3);
-    let status = ahead.status(Some(&cookie)).await;
+    let status = ahead.status(&cookie).await;
     assert_eq!(status["signed_in"], true, "ended early");
 
     // 1 s past the deadline: the slow machine does not keep it alive.
     a.advance(4);
-    let res = behind
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = behind.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 401, "kept alive past the deadline");
     assert_eq!(json(res).await["reason"], "idle");
 }
@@ -140,25 +120,21 @@ async fn sessions_ended_by_sql_in_the_database_are_refused_at_once() {
         eprintln!("skipped: PostgreSQL only (on SQLite one server owns its sessions)");
         return;
     }
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     let b = a.another_instance().await;
     a.add_user("alice", "s3cret").await;
     let cookie = a.sign_in("alice", "s3cret").await;
     for app in [&a, &b, &a, &b] {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         assert_eq!(res.status(), 200);
     }
     // An operator revokes every session by hand.
-    sqlx::query("DELETE FROM tower_sessions")
+    sqlx::query(&format!("DELETE FROM {SESSIONS_TABLE}"))
         .execute(&a.state.db.pool)
         .await
         .unwrap();
     for app in [&a, &b] {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         assert_eq!(res.status(), 401);
         assert_eq!(json(res).await["reason"], "missing");
     }
@@ -174,9 +150,7 @@ async fn a_session_ended_while_an_instance_could_not_hear_is_not_served_from_its
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
     for _ in 0..3 {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         assert_eq!(res.status(), 200);
     }
     assert!(
@@ -187,7 +161,7 @@ async fn a_session_ended_while_an_instance_could_not_hear_is_not_served_from_its
     // The instance's connections break; meanwhile, another ends the session
     // and its notification goes nowhere.
     proxy.cut();
-    sqlx::query("DELETE FROM tower_sessions")
+    sqlx::query(&format!("DELETE FROM {SESSIONS_TABLE}"))
         .execute(&app.db.pool().await)
         .await
         .unwrap();
@@ -196,9 +170,7 @@ async fn a_session_ended_while_an_instance_could_not_hear_is_not_served_from_its
     let started = Instant::now();
     let mut refused = 0;
     while started.elapsed() < Duration::from_secs(4) {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         match res.status().as_u16() {
             // A connection the cut broke, found on its first use.
             503 => {}
@@ -219,7 +191,7 @@ async fn connections_the_database_ends_cost_at_most_a_503_each() {
         eprintln!("skipped: PostgreSQL only (SQLite has no connections to end)");
         return;
     }
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     let alice = app.add_user("alice", "s3cret").await;
     app.add_items(alice, 3).await;
     let cookie = app.sign_in("alice", "s3cret").await;
@@ -229,9 +201,7 @@ async fn connections_the_database_ends_cost_at_most_a_503_each() {
     for round in 0..3 {
         // Connections used a moment ago, which the pools hand out unchecked.
         for _ in 0..4 {
-            let res = app
-                .call("list_items", Some(&cookie), &[("page", "1")])
-                .await;
+            let res = app.list_items(&cookie, 1).await;
             assert_eq!(res.status(), 200);
         }
         // What a database restart or an administrator does to them.
@@ -248,9 +218,7 @@ async fn connections_the_database_ends_cost_at_most_a_503_each() {
         assert!(ended > 0, "round {round}: the server held no connection");
         let mut unavailable = 0;
         loop {
-            let res = app
-                .call("list_items", Some(&cookie), &[("page", "1")])
-                .await;
+            let res = app.list_items(&cookie, 1).await;
             match res.status().as_u16() {
                 200 => {
                     assert_eq!(json(res).await["item_count"], 3);
@@ -280,7 +248,7 @@ async fn a_second_server_on_one_sqlite_file_is_refused_and_the_first_keeps_servi
         eprintln!("skipped: SQLite only (PostgreSQL serves several instances)");
         return;
     }
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     a.add_user("alice", "s3cret").await;
     let cookie = a.sign_in("alice", "s3cret").await;
     let refused = try_start(a.db.clone(), a.clock.clone(), &[]).await;
@@ -290,9 +258,9 @@ async fn a_second_server_on_one_sqlite_file_is_refused_and_the_first_keeps_servi
     let message = err.to_string();
     assert!(message.contains("already serving"), "{message}");
     assert!(message.contains("PostgreSQL"), "{message}");
-    let res = a.call("list_items", Some(&cookie), &[("page", "1")]).await;
+    let res = a.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200, "the first server is untouched");
-    // That the file is free again once the server stops, tests/restart.rs
+    // That the file is free again once the server stops, tests/it/restart.rs
     // shows: it starts a new server on it.
 }
 
@@ -309,9 +277,7 @@ async fn an_unreachable_database_gives_503_quickly_and_the_server_recovers() {
 
     proxy.cut();
     let started = Instant::now();
-    let listed = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let listed = app.list_items(&cookie, 1).await;
     assert_eq!(listed.status(), 503);
     assert_eq!(json(listed).await["error"], "unavailable");
     let signing_in = app.sign_in_response("alice", "s3cret", None).await;
@@ -328,9 +294,7 @@ async fn an_unreachable_database_gives_503_quickly_and_the_server_recovers() {
     proxy.restore().await;
     let mut recovered = false;
     for _ in 0..20 {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         if res.status() == 200 {
             assert_eq!(json(res).await["item_count"], 3);
             recovered = true;
@@ -371,7 +335,7 @@ async fn the_sign_in_allowance_is_shared_by_every_instance() {
         eprintln!("skipped: several instances need TEST_BACKEND=postgres");
         return;
     }
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     let b = a.another_instance().await;
     a.add_user("alice", "s3cret").await;
     let from = |last: u8| {

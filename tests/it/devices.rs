@@ -2,13 +2,10 @@
 //! place they are signed in and ends any of them after giving the password
 //! again; nobody sees or ends another user's sessions; a session ended this
 //! way is refused everywhere with the reason `revoked`.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{backend, json, start, Backend, Browser, TestApp};
+use crate::common::{backend, json, spawn_app, start, Backend, Browser, TestApp};
 use serde_json::Value;
-use session_guard::session::devices;
+use session_guard::session::{devices, store::SESSIONS_TABLE, END_REASON_HEADER};
 
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
                       Chrome/156.0.8078.73 Safari/537.36";
@@ -26,46 +23,26 @@ async fn signed_in(app: &TestApp, name: &str, user_agent: &str) -> Browser {
 
 /// The session id a browser holds (its cookie's value).
 fn session_id(browser: &Browser) -> String {
-    browser.cookie("session_guard").expect("a session cookie")
+    browser.session_id().expect("a session cookie")
 }
 
 fn handle_of(browser: &Browser) -> String {
     devices::handle(&session_id(browser).parse().expect("a session id"))
 }
 
-/// Asks `browser`'s session to end the session named `handle`.
-async fn end_session(browser: &Browser, handle: &str, password: &str) -> reqwest::Response {
-    browser
-        .call(
-            "end_session",
-            &[("session", handle), ("password", password)],
-        )
-        .await
-}
-
-async fn end_others(browser: &Browser, password: &str) -> reqwest::Response {
-    browser
-        .call("end_other_sessions", &[("password", password)])
-        .await
-}
-
 async fn list(browser: &Browser) -> Vec<Value> {
-    let res = browser.call("list_sessions", &[]).await;
+    let res = browser.list_sessions().await;
     assert_eq!(res.status(), 200);
     json(res).await["sessions"].as_array().unwrap().clone()
 }
 
 async fn list_items_status(browser: &Browser) -> u16 {
-    browser
-        .call("list_items", &[("page", "1")])
-        .await
-        .status()
-        .as_u16()
+    browser.list_items(1).await.status().as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_sees_only_their_own_live_sessions_and_never_their_ids() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     app.add_user("bob", PASSWORD).await;
     let laptop = signed_in(&app, "alice", CHROME).await;
@@ -73,7 +50,7 @@ async fn a_user_sees_only_their_own_live_sessions_and_never_their_ids() {
     let signed_out = signed_in(&app, "alice", FIREFOX).await;
     let signed_out_id = session_id(&signed_out);
     let bob = signed_in(&app, "bob", CHROME).await;
-    assert_eq!(signed_out.call("sign_out", &[]).await.status(), 200);
+    assert_eq!(signed_out.sign_out().await.status(), 200);
 
     // `idle` goes quiet while the laptop is used, until it is past its
     // deadline; its record is still in the table (nothing swept it, and it
@@ -83,7 +60,7 @@ async fn a_user_sees_only_their_own_live_sessions_and_never_their_ids() {
     assert_eq!(list_items_status(&laptop).await, 200);
     assert_eq!(list_items_status(&bob).await, 200);
     app.advance(301);
-    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 4);
+    assert_eq!(app.sessions_stored().await, 4);
 
     let rows = list(&laptop).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -97,12 +74,7 @@ async fn a_user_sees_only_their_own_live_sessions_and_never_their_ids() {
     assert_eq!(rows[1]["started_at"], app.clock.now() - 301);
 
     // The answer never carries a session id, this one's or another's.
-    let body = laptop
-        .call("list_sessions", &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = laptop.list_sessions().await.text().await.unwrap();
     for id in [
         session_id(&laptop),
         session_id(&phone),
@@ -120,7 +92,7 @@ async fn a_user_sees_only_their_own_live_sessions_and_never_their_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_users_session_can_be_neither_seen_nor_ended() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     app.add_user("mallory", PASSWORD).await;
     let alice = signed_in(&app, "alice", CHROME).await;
@@ -128,19 +100,19 @@ async fn another_users_session_can_be_neither_seen_nor_ended() {
 
     // Mallory knows the handle of Alice's session (from a shoulder, a
     // screenshot): ending it is refused as if it did not exist.
-    let res = end_session(&mallory, &handle_of(&alice), PASSWORD).await;
+    let res = mallory.end_session(&handle_of(&alice), PASSWORD).await;
     assert_eq!(res.status(), 404);
     assert_eq!(json(res).await["error"], "not_found");
     let made_up = "0123456789abcdef0123456789abcdef";
-    let res = end_session(&mallory, made_up, PASSWORD).await;
+    let res = mallory.end_session(made_up, PASSWORD).await;
     assert_eq!(res.status(), 404);
     // Nor does the raw session id, the cookie's value, name a session.
-    let res = end_session(&mallory, &session_id(&alice), PASSWORD).await;
+    let res = mallory.end_session(&session_id(&alice), PASSWORD).await;
     assert_eq!(res.status(), 400);
     let body = json(res).await;
     assert_eq!(body["field"], "session", "{body}");
     // "All other sessions" is Mallory's others only.
-    let res = end_others(&mallory, PASSWORD).await;
+    let res = mallory.end_other_sessions(PASSWORD).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await, 0);
 
@@ -153,13 +125,13 @@ async fn another_users_session_can_be_neither_seen_nor_ended() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_ends_nothing_and_counts_against_the_sign_in_throttle() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     let laptop = signed_in(&app, "alice", CHROME).await;
     let phone = signed_in(&app, "alice", FIREFOX).await;
 
     for _ in 0..5 {
-        let res = end_session(&laptop, &handle_of(&phone), "guess").await;
+        let res = laptop.end_session(&handle_of(&phone), "guess").await;
         assert_eq!(res.status(), 403);
         let body = json(res).await;
         assert_eq!(body["error"], "wrong_password", "{body}");
@@ -167,7 +139,7 @@ async fn a_wrong_password_ends_nothing_and_counts_against_the_sign_in_throttle()
     assert_eq!(list_items_status(&phone).await, 200, "nothing was ended");
     // A sixth guess is refused before it is checked, even the right
     // password, and so is a sign-in as the same user meanwhile.
-    let res = end_others(&laptop, PASSWORD).await;
+    let res = laptop.end_other_sessions(PASSWORD).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(app.browser().sign_in("alice", PASSWORD).await.status(), 429);
@@ -177,24 +149,24 @@ async fn a_wrong_password_ends_nothing_and_counts_against_the_sign_in_throttle()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_4_sessions_ended_from_another_are_refused_everywhere_as_revoked() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     let laptop = signed_in(&app, "alice", CHROME).await;
     let phone = signed_in(&app, "alice", FIREFOX).await;
     let tablet = signed_in(&app, "alice", FIREFOX).await;
 
     // Its own session is not ended from this list: signing out does that.
-    let res = end_session(&laptop, &handle_of(&laptop), PASSWORD).await;
+    let res = laptop.end_session(&handle_of(&laptop), PASSWORD).await;
     assert_eq!(res.status(), 400);
 
-    let res = end_session(&laptop, &handle_of(&phone), PASSWORD).await;
+    let res = laptop.end_session(&handle_of(&phone), PASSWORD).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await, 1);
 
     // The phone's next call, its status, and its pages all say why.
-    let res = phone.call("list_items", &[("page", "1")]).await;
+    let res = phone.list_items(1).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["session-end-reason"], "revoked");
+    assert_eq!(res.headers()[END_REASON_HEADER], "revoked");
     let body = json(res).await;
     assert_eq!(body["error"], "session_expired");
     assert_eq!(body["reason"], "revoked");
@@ -213,11 +185,11 @@ async fn asvs_3_3_4_sessions_ended_from_another_are_refused_everywhere_as_revoke
 
     // All the others: the tablet, and a fourth signed in since.
     let desktop = signed_in(&app, "alice", CHROME).await;
-    let res = end_others(&laptop, PASSWORD).await;
+    let res = laptop.end_other_sessions(PASSWORD).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await, 2);
     for browser in [&tablet, &desktop] {
-        let res = browser.call("extend_session", &[]).await;
+        let res = browser.extend().await;
         assert_eq!(res.status(), 401);
         assert_eq!(json(res).await["reason"], "revoked");
     }
@@ -228,7 +200,7 @@ async fn asvs_3_3_4_sessions_ended_from_another_are_refused_everywhere_as_revoke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ended_on_one_instance_is_refused_by_every_other() {
-    let a = common::spawn_app().await;
+    let a = spawn_app().await;
     a.add_user("alice", PASSWORD).await;
     let phone_on_a = signed_in(&a, "alice", FIREFOX).await;
     // In A's memory from now on.
@@ -239,27 +211,27 @@ async fn a_session_ended_on_one_instance_is_refused_by_every_other() {
         Backend::Postgres => {
             let b = a.another_instance().await;
             let laptop = signed_in(&b, "alice", CHROME).await;
-            let res = end_session(&laptop, &handle_of(&phone_on_a), PASSWORD).await;
+            let res = laptop.end_session(&handle_of(&phone_on_a), PASSWORD).await;
             assert_eq!(res.status(), 200);
             (a, laptop)
         }
         // One server per SQLite file: the ending outlives a restart instead.
         Backend::Sqlite => {
             let laptop = signed_in(&a, "alice", CHROME).await;
-            let res = end_session(&laptop, &handle_of(&phone_on_a), PASSWORD).await;
+            let res = laptop.end_session(&handle_of(&phone_on_a), PASSWORD).await;
             assert_eq!(res.status(), 200);
             let (db, clock) = a.stop().await;
             (start(db, clock, &[]).await, laptop)
         }
     };
     let cookie = phone_on_a.session_cookie().unwrap();
-    let res = a.call("list_items", Some(&cookie), &[("page", "1")]).await;
+    let res = a.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "revoked");
-    assert_eq!(a.status(Some(&cookie)).await["reason"], "revoked");
+    assert_eq!(a.status(&cookie).await["reason"], "revoked");
     // The laptop's session lives on, and lists itself alone.
     let laptop_cookie = laptop.session_cookie().unwrap();
-    let res = a.call("list_sessions", Some(&laptop_cookie), &[]).await;
+    let res = a.list_sessions(&laptop_cookie).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await["sessions"].as_array().unwrap().len(), 1);
 }
@@ -269,23 +241,25 @@ async fn a_session_ended_on_one_instance_is_refused_by_every_other() {
 /// so "Sign out all other sessions" reaches it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_written_without_their_user_are_found_once_filled_in() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     let laptop = signed_in(&app, "alice", CHROME).await;
     let old = signed_in(&app, "alice", FIREFOX).await;
     let pool = app.db.pool().await;
-    sqlx::query("UPDATE tower_sessions SET user_id = NULL WHERE id = $1")
-        .bind(session_id(&old))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(&format!(
+        "UPDATE {SESSIONS_TABLE} SET user_id = NULL WHERE id = $1"
+    ))
+    .bind(session_id(&old))
+    .execute(&pool)
+    .await
+    .unwrap();
     assert_eq!(list(&laptop).await.len(), 1, "not found by its user");
 
     assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 1);
     assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 0);
     assert_eq!(list(&laptop).await.len(), 2);
-    let res = end_others(&laptop, PASSWORD).await;
+    let res = laptop.end_other_sessions(PASSWORD).await;
     assert_eq!(json(res).await, 1);
-    let res = old.call("list_items", &[("page", "1")]).await;
+    let res = old.list_items(1).await;
     assert_eq!(json(res).await["reason"], "revoked");
 }

@@ -1,16 +1,13 @@
 //! The server ends sessions itself, on the injected clock, and every server
 //! function answers an ended session the same way.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{json, spawn_app, Browser, TestApp};
+use crate::common::{is_cookie, json, set_cookies, spawn_app, Anon, Browser, ResponseExt, TestApp};
 use reqwest::header;
 use session_guard::db::SessionPool;
 use session_guard::session::{
     guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
     policy::SessionData,
-    store,
+    store, END_REASON_HEADER, IDLE_REMAINING_HEADER,
 };
 use time::OffsetDateTime;
 use tower_sessions::{
@@ -26,19 +23,8 @@ const ABSOLUTE: u64 = 28_800;
 /// send it by hand on purpose.
 async fn signed_in() -> (TestApp, Browser) {
     let app = spawn_app().await;
-    let id = app.add_user("alice", "s3cret").await;
-    app.add_items(id, 3).await;
-    let browser = app.browser();
-    assert_eq!(browser.sign_in("alice", "s3cret").await.status(), 200);
+    let browser = app.alice().await;
     (app, browser)
-}
-
-fn idle_remaining(res: &reqwest::Response) -> i64 {
-    res.headers()["session-idle-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,27 +36,29 @@ async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before(
     assert_eq!(alive["idle_remaining_secs"], 1);
 
     app.advance(1);
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["session-idle-remaining"], "0");
+    assert_eq!(res.headers()[IDLE_REMAINING_HEADER], "0");
     assert!(
         res.headers().get(header::LOCATION).is_none(),
         "never a redirect"
     );
-    let set = common::set_cookies(&res);
+    let set = set_cookies(&res);
     assert!(
-        !set.iter().any(|c| c.starts_with("session_guard=")),
+        !set.iter().any(|c| is_cookie(c, app.cookie_name())),
         "the cookie stays, so the next request can still be told why: {set:?}"
     );
     assert!(
-        set.iter()
-            .any(|c| c.starts_with("session_guard_ended=idle;") && c.contains("HttpOnly")),
+        set.iter().any(
+            |c| c.starts_with(&format!("{}=idle;", app.ended_cookie_name()))
+                && c.contains("HttpOnly")
+        ),
         "the browser keeps the reason too: {set:?}"
     );
     let body = json(res).await;
     assert_eq!(body["reason"], "idle");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM tower_sessions").await,
+        app.sessions_stored().await,
         0,
         "the expired record is deleted"
     );
@@ -86,13 +74,13 @@ async fn asvs_3_3_2_idle_expiry_happens_at_the_deadline_and_not_a_second_before(
 async fn activity_extends_the_session_and_the_status_query_does_not() {
     let (app, browser) = signed_in().await;
     app.advance(600);
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(idle_remaining(&res), IDLE as i64);
+    assert_eq!(res.idle_remaining(), IDLE as i64);
 
     // The status answer says nothing that looks like a touch of the session.
     let raw = browser.status_response().await;
-    assert!(raw.headers().get("session-idle-remaining").is_none());
+    assert!(raw.headers().get(IDLE_REMAINING_HEADER).is_none());
 
     // Polling the status every 30 s for longer than the idle timeout.
     for _ in 0..40 {
@@ -113,11 +101,11 @@ async fn asvs_3_3_2_absolute_expiry_ends_a_constantly_active_session() {
     while elapsed + 600 < ABSOLUTE {
         app.advance(600);
         elapsed += 600;
-        let res = browser.call("extend_session", &[]).await;
+        let res = browser.extend().await;
         assert_eq!(res.status(), 200, "alive at {elapsed}s");
     }
     app.advance(ABSOLUTE - elapsed);
-    let res = browser.call("extend_session", &[]).await;
+    let res = browser.extend().await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "absolute");
 }
@@ -126,24 +114,17 @@ async fn asvs_3_3_2_absolute_expiry_ends_a_constantly_active_session() {
 async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
     let (app, browser) = signed_in().await;
     let cookie = browser.session_cookie().expect("signed in");
-    let none = app.call("list_items", None, &[("page", "1")]).await;
+    let none = app.list_items(&Anon, 1).await;
     assert_eq!(json(none).await["reason"], "missing");
-    let forged = app
-        .call(
-            "list_items",
-            Some("session_guard=AAAAAAAAAAAAAAAAAAAAAA"),
-            &[("page", "1")],
-        )
-        .await;
+    let forged = format!("{}=AAAAAAAAAAAAAAAAAAAAAA", app.cookie_name());
+    let forged = app.list_items(&forged, 1).await;
     assert_eq!(json(forged).await["reason"], "missing");
 
     app.advance(IDLE);
     // The status query and a guarded call say why, as often as asked.
-    assert_eq!(app.status(Some(&cookie)).await["reason"], "idle");
+    assert_eq!(app.status(&cookie).await["reason"], "idle");
     for _ in 0..2 {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", "1")])
-            .await;
+        let res = app.list_items(&cookie, 1).await;
         assert_eq!(json(res).await["reason"], "idle");
     }
     let page = app.get_page("/items", Some(&cookie)).await;
@@ -156,9 +137,7 @@ async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
     // Long after, the reason is swept and the cookie means nothing.
     app.advance(store::REASON_RETENTION_SECS as u64 + 1);
     store::sweep(&app.state.db, app.clock.now()).await.unwrap();
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     assert_eq!(json(res).await["reason"], "missing");
 }
 
@@ -186,7 +165,7 @@ async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
         if i % 10 == 0 {
             app.advance(1);
         }
-        let res = browser.call("extend_session", &[]).await;
+        let res = browser.extend().await;
         assert_eq!(res.status(), 200);
     }
     let writes = app.state.store.writes() - before;
@@ -203,7 +182,7 @@ async fn guarded_requests_in_a_row_read_the_session_from_memory() {
     let reads_before = store.reads();
     let hits_before = store.cache_hits();
     for _ in 0..500 {
-        let res = browser.call("list_items", &[("page", "1")]).await;
+        let res = browser.list_items(1).await;
         assert_eq!(res.status(), 200);
     }
     let reads = store.reads() - reads_before;
@@ -211,13 +190,13 @@ async fn guarded_requests_in_a_row_read_the_session_from_memory() {
     assert_eq!(reads + hits, 500, "every request loaded its session once");
     // One read fills the cache; an entry lives 10 s, so a slow run reads
     // again now and then. On PostgreSQL too: each instance hears the
-    // others' changes (tests/backend.rs shows they are never missed).
+    // others' changes (tests/it/backend.rs shows they are never missed).
     assert!(reads <= 10, "{reads} database reads for 500 requests");
 
     // Memory never keeps a session alive past its deadline, nor one that
     // ended: the deadline is checked on every request.
     app.advance(IDLE);
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "idle");
 }
@@ -248,9 +227,7 @@ async fn unheard_pool(app: &TestApp) -> SessionPool {
 async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_alive() {
     let (app, browser) = signed_in().await;
     let cookie = browser.session_cookie().expect("signed in");
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200);
     // Memory serves the session (on PostgreSQL only once this instance
     // listens for changes, which it starts doing in the background).
@@ -258,7 +235,7 @@ async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_aliv
     let mut served_from_memory = false;
     for _ in 0..100 {
         let hits = store.cache_hits();
-        app.status(Some(&cookie)).await;
+        app.status(&cookie).await;
         if store.cache_hits() > hits {
             served_from_memory = true;
             break;
@@ -281,20 +258,14 @@ async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_aliv
     unheard.save(&record).await.unwrap();
     // The premise: this server's memory still holds the old copy (the
     // passive status reads it), 5 s from its deadline.
-    let status = app.status(Some(&cookie)).await;
+    let status = app.status(&cookie).await;
     assert_eq!(status["idle_remaining_secs"], 5, "memory was not outdated");
 
     // Past the deadline the copy in memory shows, within the real one.
     app.advance(10);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200, "ended on an outdated copy");
-    let remaining: i64 = res.headers()["session-idle-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let remaining = res.idle_remaining();
     assert!(remaining > (IDLE - 15) as i64, "{remaining} s left");
 }
 
@@ -350,7 +321,7 @@ async fn the_sweep_deletes_ended_sessions_so_the_store_stays_bounded() {
     for _ in 0..5 {
         app.sign_in("alice", "s3cret").await;
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 5);
+    assert_eq!(app.sessions_stored().await, 5);
     app.advance(IDLE);
     let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
     assert_eq!(
@@ -360,7 +331,7 @@ async fn the_sweep_deletes_ended_sessions_so_the_store_stays_bounded() {
     app.advance(store::REASON_RETENTION_SECS as u64 + 1);
     let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
     assert_eq!(swept.sessions, 5);
-    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
+    assert_eq!(app.sessions_stored().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,10 +352,7 @@ async fn every_registered_server_function_is_guarded_or_on_the_public_list() {
                 assert_ne!(status, 401, "{path} is public");
             } else {
                 assert_eq!(status, 401, "{path} answered {status} without a session");
-                assert!(
-                    res.headers().contains_key("session-idle-remaining"),
-                    "{path}"
-                );
+                assert!(res.headers().contains_key(IDLE_REMAINING_HEADER), "{path}");
                 assert_eq!(json(res).await["reason"], "missing", "{path}");
             }
         }
@@ -512,7 +480,7 @@ async fn the_test_hooks_are_off_unless_the_test_setting_is_on() {
             .unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
-    assert_eq!(off.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
+    assert_eq!(off.sessions_stored().await, 0);
 }
 
 /// Without the `test-hooks` feature the setting cannot turn them on: the
@@ -521,8 +489,8 @@ async fn the_test_hooks_are_off_unless_the_test_setting_is_on() {
 #[cfg(not(feature = "test-hooks"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_without_the_test_hooks_refuses_the_setting() {
-    let db = std::sync::Arc::new(common::TestDb::new().await);
-    let refused = common::try_start(
+    let db = std::sync::Arc::new(crate::common::TestDb::new().await);
+    let refused = crate::common::try_start(
         db,
         session_guard::clock::Clock::frozen(),
         &[("SESSION_GUARD_TEST_HOOKS", "true")],
@@ -537,7 +505,8 @@ async fn a_build_without_the_test_hooks_refuses_the_setting() {
 #[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
-    let on = common::spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
+    use session_guard::session::test_hooks::BASELINE_USER_HEADER;
+    let on = crate::common::spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
     on.add_user("alice", "s3cret").await;
     let cookie = on.sign_in("alice", "s3cret").await;
     let res = on
@@ -547,7 +516,7 @@ async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let res = on.call("list_items", Some(&cookie), &[("page", "1")]).await;
+    let res = on.list_items(&cookie, 1).await;
     assert_eq!(json(res).await["reason"], "idle");
 
     let res = on
@@ -557,7 +526,7 @@ async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(on.count("SELECT COUNT(*) FROM tower_sessions").await, 3);
+    assert_eq!(on.sessions_stored().await, 3);
 
     // The benchmark's baseline runs list_items as a named user, no cookie.
     let baseline = |user: Option<&str>| {
@@ -567,7 +536,7 @@ async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
             .header(header::ACCEPT, "application/json")
             .form(&[("page", "1")]);
         if let Some(user) = user {
-            req = req.header("x-baseline-user", user);
+            req = req.header(BASELINE_USER_HEADER, user);
         }
         req.send()
     };
@@ -650,9 +619,9 @@ async fn the_reason_outlives_the_session_cookie_in_a_browser_that_obeys_every_se
     );
 
     // Still "inactivity", for a call and for a reload, not "please sign in".
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["session-end-reason"], "idle");
+    assert_eq!(res.headers()[END_REASON_HEADER], "idle");
     assert_eq!(json(res).await["reason"], "idle");
     let page = browser.get_page("/items").await;
     assert_eq!(
@@ -661,20 +630,17 @@ async fn the_reason_outlives_the_session_cookie_in_a_browser_that_obeys_every_se
     );
     // What the browser keeps names the reason and nothing else.
     assert_eq!(
-        browser.cookie("session_guard_ended").as_deref(),
+        browser.cookie(&app.ended_cookie_name()).as_deref(),
         Some("idle")
     );
 
     // Signing in again forgets it; signing out is then the reason told.
     assert_eq!(browser.sign_in("alice", "s3cret").await.status(), 200);
-    assert_eq!(browser.cookie("session_guard_ended"), None);
-    assert_eq!(
-        browser.call("list_items", &[("page", "1")]).await.status(),
-        200
-    );
-    assert_eq!(browser.call("sign_out", &[]).await.status(), 200);
+    assert_eq!(browser.cookie(&app.ended_cookie_name()), None);
+    assert_eq!(browser.list_items(1).await.status(), 200);
+    assert_eq!(browser.sign_out().await.status(), 200);
     assert!(browser.session_cookie().is_none());
-    let res = browser.call("list_items", &[("page", "1")]).await;
+    let res = browser.list_items(1).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["reason"], "signed_out");
     let status = browser.status().await;

@@ -1,9 +1,8 @@
 //! Signing in and out over HTTP, against the real server.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{json, session_cookie, set_cookies, spawn_app, spawn_app_with};
+use crate::common::{
+    is_cookie, json, set_cookies, spawn_app, spawn_app_with, ResponseExt, TestApp,
+};
 use reqwest::header;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,7 +14,7 @@ async fn sign_in_sets_a_browser_session_cookie_with_the_contract_flags() {
     let cookies = set_cookies(&res);
     let cookie = cookies
         .iter()
-        .find(|c| c.starts_with("session_guard="))
+        .find(|c| is_cookie(c, app.cookie_name()))
         .expect("session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -56,7 +55,7 @@ async fn wrong_password_and_unknown_user_get_the_same_refusal() {
     for res in [wrong, unknown, invalid_name] {
         assert_eq!(res.status(), 401);
         assert!(
-            session_cookie(&res).is_none(),
+            app.session_cookie(&res).is_none(),
             "no session for a failed sign-in"
         );
         let body = json(res).await;
@@ -70,14 +69,12 @@ async fn asvs_3_2_1_the_session_id_changes_at_every_sign_in() {
     app.add_user("alice", "s3cret").await;
     let first = app.sign_in("alice", "s3cret").await;
     let res = app.sign_in_response("alice", "s3cret", Some(&first)).await;
-    let second = session_cookie(&res).expect("new cookie");
+    let second = app.session_cookie(&res).expect("new cookie");
     assert_ne!(first, second);
     // The id known before the second sign-in is worthless after it.
-    let old = app.call("list_items", Some(&first), &[("page", "1")]).await;
+    let old = app.list_items(&first, 1).await;
     assert_eq!(old.status(), 401);
-    let new = app
-        .call("list_items", Some(&second), &[("page", "1")])
-        .await;
+    let new = app.list_items(&second, 1).await;
     assert_eq!(new.status(), 200);
 }
 
@@ -89,9 +86,7 @@ async fn a_sign_in_without_a_session_writes_the_store_once() {
     let cookie = app.sign_in("alice", "s3cret").await;
     // The new record, and no delete of an id that was never stored.
     assert_eq!(app.state.store.writes() - before, 1);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -100,26 +95,24 @@ async fn asvs_3_3_1_sign_out_deletes_the_session_and_a_replayed_cookie_is_refuse
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 1);
+    assert_eq!(app.sessions_stored().await, 1);
 
-    let res = app.call("sign_out", Some(&cookie), &[]).await;
+    let res = app.sign_out(&cookie).await;
     assert_eq!(res.status(), 200);
     assert!(
         set_cookies(&res)
             .iter()
-            .any(|c| c.starts_with("session_guard=") && c.contains("Max-Age=0")),
+            .any(|c| is_cookie(c, app.cookie_name()) && c.contains("Max-Age=0")),
         "the cookie is removed: {:?}",
         set_cookies(&res)
     );
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM tower_sessions").await,
+        app.sessions_stored().await,
         0,
         "record deleted on the server"
     );
 
-    let replay = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let replay = app.list_items(&cookie, 1).await;
     assert_eq!(replay.status(), 401);
     assert_eq!(json(replay).await["reason"], "signed_out");
 }
@@ -165,7 +158,7 @@ async fn the_login_form_works_without_javascript() {
     let good = form("s3cret").send().await.unwrap();
     assert_eq!(good.status(), 302);
     assert_eq!(good.headers()[header::LOCATION], "/items?page=2");
-    assert!(session_cookie(&good).is_some());
+    assert!(app.session_cookie(&good).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +203,7 @@ async fn the_login_form_always_names_where_to_go() {
 
 /// Signs in from a given loopback address (Linux answers on all of 127/8).
 async fn sign_in_from(
-    app: &common::TestApp,
+    app: &TestApp,
     from: [u8; 4],
     name: &str,
     password: &str,
@@ -227,19 +220,11 @@ async fn sign_in_from(
         .unwrap()
 }
 
-fn retry_after(res: &reqwest::Response) -> u64 {
-    res.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Fails from `from` until refused; answers the refusal. The allowance
 /// refills by one every refill period, so on a slow or busy machine a guess
 /// or two more may pass than the burst; never more than `slack`.
 async fn fail_until_refused(
-    app: &common::TestApp,
+    app: &TestApp,
     from: [u8; 4],
     burst: u32,
     slack: u32,
@@ -268,7 +253,7 @@ async fn asvs_2_2_1_repeated_failures_for_one_user_are_refused_from_that_address
     })
     .await;
     assert_eq!(res.status(), 429);
-    let wait = retry_after(&res);
+    let wait = res.retry_after();
     assert!(
         (1..=USER_REFILL.as_secs()).contains(&wait),
         "refused for {wait} s: slowed, not locked for good"
@@ -280,11 +265,11 @@ async fn asvs_2_2_1_repeated_failures_for_one_user_are_refused_from_that_address
     // Even the right password is refused from there for now...
     let res = sign_in_from(&app, attacker, "alice", "s3cret").await;
     assert_eq!(res.status(), 429);
-    assert!(session_cookie(&res).is_none());
+    assert!(app.session_cookie(&res).is_none());
     // ...while alice, from anywhere else, signs in at once.
     let res = sign_in_from(&app, [127, 0, 0, 2], "alice", "s3cret").await;
     assert_eq!(res.status(), 200, "nobody can lock a real user out");
-    assert!(session_cookie(&res).is_some());
+    assert!(app.session_cookie(&res).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,7 +280,7 @@ async fn asvs_2_2_1_one_address_guessing_across_many_names_is_refused() {
     let sprayer = [127, 0, 0, 3];
     let res = fail_until_refused(&app, sprayer, ADDRESS_BURST, 4, |n| format!("user{n}")).await;
     assert_eq!(res.status(), 429);
-    assert!((1..=ADDRESS_REFILL.as_secs()).contains(&retry_after(&res)));
+    assert!((1..=ADDRESS_REFILL.as_secs()).contains(&res.retry_after()));
     let res = sign_in_from(&app, sprayer, "alice", "s3cret").await;
     assert_eq!(res.status(), 429, "the address is refused for any name");
     let res = sign_in_from(&app, [127, 0, 0, 4], "alice", "s3cret").await;
@@ -322,7 +307,7 @@ async fn asvs_2_2_1_a_burst_of_guesses_verifies_at_most_the_allowance() {
             // Verified, and wrong.
             401 => verified += 1,
             // Refused before any verification, with when to come back.
-            429 | 503 => assert!(retry_after(&res) >= 1),
+            429 | 503 => assert!(res.retry_after() >= 1),
             other => panic!("a guess answered {other}"),
         }
     }
@@ -333,7 +318,7 @@ async fn asvs_2_2_1_a_burst_of_guesses_verifies_at_most_the_allowance() {
     // Right after, the right password from there is refused too.
     let res = sign_in_from(&app, attacker, "alice", "s3cret").await;
     assert_eq!(res.status(), 429, "the burst bought a verification");
-    assert!(session_cookie(&res).is_none());
+    assert!(app.session_cookie(&res).is_none());
     // Alice herself, from her own address, is not.
     let res = sign_in_from(&app, [127, 0, 0, 6], "alice", "s3cret").await;
     assert_eq!(res.status(), 200);
@@ -372,7 +357,7 @@ async fn a_flood_of_sign_ins_from_many_addresses_queues_boundedly_and_says_when_
             401 => verified += 1,
             503 => {
                 busy += 1;
-                assert!(retry_after(&res) >= 1);
+                assert!(res.retry_after() >= 1);
                 assert_eq!(json(res).await["error"], "busy");
             }
             other => panic!("a sign-in answered {other}"),

@@ -1,11 +1,8 @@
 //! A user's items through the server functions: paging, isolation, bad input.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::collections::HashSet;
 
-use common::{json, spawn_app_with};
+use crate::common::{json, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_returns_every_item_exactly_once_newest_first() {
@@ -16,9 +13,7 @@ async fn paging_returns_every_item_exactly_once_newest_first() {
 
     let mut seen = Vec::new();
     for page in 1..=8 {
-        let res = app
-            .call("list_items", Some(&cookie), &[("page", &page.to_string())])
-            .await;
+        let res = app.list_items(&cookie, page).await;
         assert_eq!(res.status(), 200, "page {page}");
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["page_count"], 8);
@@ -43,25 +38,15 @@ async fn users_never_see_each_others_items() {
     let bob = app.add_user("bob", "b").await;
     app.add_items(alice, 30).await;
     let bob_cookie = app.sign_in("bob", "b").await;
-    let created = app
-        .call(
-            "create_item",
-            Some(&bob_cookie),
-            &[("title", "Bob's"), ("description", "")],
-        )
-        .await;
+    let created = app.create_item(&bob_cookie, "Bob's", "").await;
     assert_eq!(created.status(), 200);
 
-    let res = app
-        .call("list_items", Some(&bob_cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&bob_cookie, 1).await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["item_count"], 1);
     assert_eq!(body["items"][0]["title"], "Bob's");
     // Alice's second page does not exist for Bob, whatever he asks for.
-    let res = app
-        .call("list_items", Some(&bob_cookie), &[("page", "2")])
-        .await;
+    let res = app.list_items(&bob_cookie, 2).await;
     assert_eq!(res.status(), 400);
     // Extra fields (a user id) are not a way in.
     let res = app
@@ -74,9 +59,7 @@ async fn users_never_see_each_others_items() {
     assert_eq!(res.status(), 400, "the contract refuses unknown fields");
     let body = json(res).await;
     assert_eq!(body["field"], "user_id");
-    let res = app
-        .call("list_items", Some(&bob_cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&bob_cookie, 1).await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["item_count"], 1, "still only Bob's own item");
     let _ = bob;
@@ -125,44 +108,26 @@ async fn a_new_item_comes_first_and_bad_drafts_store_nothing() {
     app.add_items(id, 25).await;
     let cookie = app.sign_in("alice", "s3cret").await;
     let long = "Lorem ipsum dolor sit amet. ".repeat(700);
-    let res = app
-        .call(
-            "create_item",
-            Some(&cookie),
-            &[("title", "My essay"), ("description", &long)],
-        )
-        .await;
+    let res = app.create_item(&cookie, "My essay", &long).await;
     assert_eq!(res.status(), 200);
-    let res = app
-        .call("list_items", Some(&cookie), &[("page", "1")])
-        .await;
+    let res = app.list_items(&cookie, 1).await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["items"][0]["title"], "My essay");
     assert_eq!(body["items"][0]["description"], long);
     assert_eq!(body["item_count"], 26);
 
-    let before = app.count("SELECT COUNT(*) FROM items").await;
+    let before = app.items_stored().await;
     for (title, description, limit) in [
         ("t".repeat(201), String::new(), "200"),
         ("ok".to_owned(), "d".repeat(20_001), "20000"),
         ("   ".to_owned(), String::new(), "required"),
     ] {
-        let res = app
-            .call(
-                "create_item",
-                Some(&cookie),
-                &[("title", &title), ("description", &description)],
-            )
-            .await;
+        let res = app.create_item(&cookie, &title, &description).await;
         assert_eq!(res.status(), 400);
         let body = json(res).await;
         assert!(body["reason"].as_str().unwrap().contains(limit), "{body}");
     }
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM items").await,
-        before,
-        "nothing stored"
-    );
+    assert_eq!(app.items_stored().await, before, "nothing stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,13 +191,7 @@ async fn control_characters_in_a_field_are_a_400_that_stores_nothing() {
         ("bell \u{7}", "", "title"),
         ("A title", "escape \u{1b}[2J", "description"),
     ] {
-        let res = app
-            .call(
-                "create_item",
-                Some(&cookie),
-                &[("title", title), ("description", description)],
-            )
-            .await;
+        let res = app.create_item(&cookie, title, description).await;
         assert_eq!(res.status(), 400, "{title:?} / {description:?}");
         let body = json(res).await;
         assert_eq!(body["field"], field);
@@ -241,15 +200,9 @@ async fn control_characters_in_a_field_are_a_400_that_stores_nothing() {
             .unwrap()
             .contains("control character"));
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.items_stored().await, 0);
     // Tabs and line breaks (as a text area sends them) are text.
-    let res = app
-        .call(
-            "create_item",
-            Some(&cookie),
-            &[("title", "Tab\there"), ("description", "one\r\ntwo")],
-        )
-        .await;
+    let res = app.create_item(&cookie, "Tab\there", "one\r\ntwo").await;
     assert_eq!(res.status(), 200);
 }
 

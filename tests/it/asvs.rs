@@ -2,15 +2,15 @@
 //! management): the requirements this app meets that no other test already
 //! names. Each test is named after its requirement; the others are
 //!
-//! - 2.2.1 anti-automation: `tests/auth.rs`, `asvs_2_2_1_*`
-//! - 3.2.1 new session token at authentication: `tests/auth.rs`
-//! - 3.3.1 logout invalidates the token: `tests/auth.rs`
-//! - 3.3.2 idle and absolute timeouts: `tests/session.rs`
+//! - 2.2.1 anti-automation: `tests/it/auth.rs`, `asvs_2_2_1_*`
+//! - 3.2.1 new session token at authentication: `tests/it/auth.rs`
+//! - 3.3.1 logout invalidates the token: `tests/it/auth.rs`
+//! - 3.3.2 idle and absolute timeouts: `tests/it/session.rs`
 //! - 3.3.4 view and (after the password) end one's other sessions:
-//!   `tests/devices.rs`, `asvs_3_3_4_*` and the rest of that file
-//! - 3.4.1 `Secure` and 3.4.4 `__Host-`: `tests/auth.rs`
-//! - 7.2.1 sign-ins logged with name and address: `tests/logs.rs`
-//! - 8.2.1 anti-caching headers: `tests/security.rs`
+//!   `tests/it/devices.rs`, `asvs_3_3_4_*` and the rest of that file
+//! - 3.4.1 `Secure` and 3.4.4 `__Host-`: `tests/it/auth.rs`
+//! - 7.2.1 sign-ins logged with name and address: `tests/it/logs.rs`
+//! - 8.2.1 anti-caching headers: `tests/it/security.rs`
 //!
 //! Not applicable, and why: 2.1.x (password policy) and 2.5.x (recovery):
 //! users cannot set or recover passwords through the app, an operator
@@ -18,13 +18,10 @@
 //! (password change: no such feature);
 //! 3.5 (tokens other than the cookie); 3.7.1 (no sensitive transactions
 //! beyond the session itself).
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::collections::HashSet;
 
-use common::{session_cookie, set_cookies, spawn_app};
+use crate::common::{is_cookie, set_cookies, spawn_app};
 use reqwest::header;
 
 /// 2.4.1: passwords are stored as Argon2id with OWASP's parameters, salted.
@@ -66,7 +63,7 @@ async fn asvs_3_1_1_the_session_token_never_appears_in_a_url() {
         .send()
         .await
         .unwrap();
-    let cookie = session_cookie(&res).expect("signed in");
+    let cookie = app.session_cookie(&res).expect("signed in");
     let token = cookie.split_once('=').unwrap().1.to_owned();
     let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
     assert!(!location.contains(&token), "{location}");
@@ -115,7 +112,7 @@ async fn asvs_3_2_3_and_3_4_2_to_3_4_5_the_cookie_is_http_only_same_site_and_app
     let cookies = set_cookies(&res);
     let cookie = cookies
         .iter()
-        .find(|c| c.starts_with("session_guard="))
+        .find(|c| is_cookie(c, app.cookie_name()))
         .expect("the session cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");

@@ -1,10 +1,7 @@
 //! Defences that hold whatever the session: cross-site posts, security
 //! headers, body size. (Issue 7 adds more; these are the first.)
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{json, spawn_app, spawn_app_with};
+use crate::common::{json, set_cookies, spawn_app, spawn_app_with, Anon, TestApp};
 use reqwest::header;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,7 +9,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
     let cookie = app.sign_in("alice", "s3cret").await;
-    let before = app.count("SELECT COUNT(*) FROM items").await;
+    let before = app.items_stored().await;
     for (name, value) in [
         ("sec-fetch-site", "cross-site"),
         ("origin", "http://evil.example"),
@@ -30,7 +27,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
         assert_eq!(res.status(), 403, "{name}: {value}");
         assert_eq!(json(res).await["error"], "forbidden");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, before);
+    assert_eq!(app.items_stored().await, before);
 
     // A cross-site sign-in cannot plant a session either.
     let res = app
@@ -86,7 +83,7 @@ async fn pages_carry_a_nonce_csp_and_every_answer_the_security_headers() {
         app.get_page("/login", None).await.headers()[header::CONTENT_SECURITY_POLICY].clone();
     assert_ne!(other.to_str().unwrap(), csp, "a new nonce for every page");
 
-    let api = app.call("list_items", None, &[("page", "1")]).await;
+    let api = app.list_items(&Anon, 1).await;
     assert_eq!(api.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
@@ -104,7 +101,7 @@ async fn an_oversized_body_gets_413() {
         answer.contains("content-type: application/json"),
         "the refusal is the contract's JSON: {answer}"
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.items_stored().await, 0);
 }
 
 /// A server-function call the server cannot read answers 4xx with a JSON
@@ -240,7 +237,7 @@ async fn malformed_server_function_calls_get_a_json_reason_and_change_nothing() 
         .unwrap();
     assert_eq!(res.status(), 405, "a GET to a POST function");
     assert!(json(res).await["reason"].as_str().unwrap().contains("POST"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.items_stored().await, 0);
 }
 
 /// A body that never finishes arriving is cut off by the request timeout
@@ -256,18 +253,13 @@ async fn a_body_that_never_arrives_gets_408() {
         answer.contains("content-type: application/json"),
         "{answer}"
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.items_stored().await, 0);
 }
 
 /// A create_item call written by hand: the head declares `length` body bytes
 /// and only `body` follows. Answers the start of the server's answer, which
 /// must come within a minute.
-async fn create_item_by_hand(
-    app: &common::TestApp,
-    cookie: &str,
-    length: usize,
-    body: &str,
-) -> String {
+async fn create_item_by_hand(app: &TestApp, cookie: &str, length: usize, body: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -295,16 +287,10 @@ async fn asvs_8_2_1_pages_and_server_function_answers_are_never_stored() {
     let mut answers = vec![("sign_in", signed_in)];
     answers.push(("items page", browser.get_page("/items").await));
     answers.push(("new item page", browser.get_page("/items/new").await));
-    answers.push((
-        "list_items",
-        browser.call("list_items", &[("page", "1")]).await,
-    ));
+    answers.push(("list_items", browser.list_items(1).await));
     answers.push(("session_status", browser.status_response().await));
-    answers.push(("sign_out", browser.call("sign_out", &[]).await));
-    answers.push((
-        "a refused call",
-        browser.call("list_items", &[("page", "1")]).await,
-    ));
+    answers.push(("sign_out", browser.sign_out().await));
+    answers.push(("a refused call", browser.list_items(1).await));
     answers.push(("login page", browser.get_page("/login").await));
     for (what, res) in answers {
         assert_eq!(
@@ -405,8 +391,8 @@ async fn a_sibling_origin_of_the_same_site_cannot_post() {
         assert_eq!(res.status(), 403, "{function}");
         assert_eq!(json(res).await["error"], "forbidden");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
-    assert_eq!(app.status(Some(&cookie)).await["signed_in"], true);
+    assert_eq!(app.items_stored().await, 0);
+    assert_eq!(app.status(&cookie).await["signed_in"], true);
 }
 
 /// Behind a TLS proxy the server is bound to loopback, yet users reach
@@ -432,7 +418,7 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
         res.headers()[header::STRICT_TRANSPORT_SECURITY],
         "max-age=31536000"
     );
-    let set_cookie = common::set_cookies(&res)
+    let set_cookie = set_cookies(&res)
         .into_iter()
         .find(|c| c.starts_with("__Host-session_guard="))
         .expect("a __Host- cookie though the server is bound to loopback");
@@ -457,7 +443,7 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
     assert_eq!(res.status(), 403);
     let res = post_from("http://items.test".to_owned()).await.unwrap();
     assert_eq!(res.status(), 403);
-    assert_eq!(app.count("SELECT COUNT(*) FROM items").await, 0);
+    assert_eq!(app.items_stored().await, 0);
     let res = post_from(public.to_owned()).await.unwrap();
     assert_eq!(res.status(), 200);
     let page = app.get_page("/login", None).await;
@@ -507,9 +493,9 @@ async fn forwarded_addresses_count_only_when_a_trusted_proxy_sends_them() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let cookie = common::session_cookie(&res).unwrap();
+    let cookie = app.session_cookie(&res).unwrap();
     // The sessions page shows the client's address, not the proxy's.
-    let res = app.call("list_sessions", Some(&cookie), &[]).await;
+    let res = app.list_sessions(&cookie).await;
     assert_eq!(json(res).await["sessions"][0]["address"], "203.0.113.2");
 
     // Straight to the server from 127.0.0.2, not a proxy: the forged header

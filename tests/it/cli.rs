@@ -1,14 +1,11 @@
 //! The command line, run as the real binary against a fresh database.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     io::Write,
     process::{Command, Output, Stdio},
 };
 
-use common::TestDb;
+use crate::common::TestDb;
 
 fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_session-guard"))

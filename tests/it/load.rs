@@ -1,16 +1,13 @@
 //! Many users at once: 200 signed-in sessions listing pages and saving items
 //! for 30 seconds over loopback. No answer may be a 5xx, none may carry
 //! another user's items, and every accepted save is stored exactly once.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use common::{json, spawn_app, TestApp};
+use crate::common::{json, spawn_app, TestApp};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use session_guard::auth::{password, users, Username};
 
@@ -32,23 +29,15 @@ async fn user_session(app: Arc<TestApp>, name: String, cookie: String, seed: u64
     while started.elapsed() < RUN {
         if rng.random_bool(0.4) {
             let title = format!("{name}-{}", saved.len());
-            let res = app
-                .call(
-                    "create_item",
-                    Some(&cookie),
-                    &[("title", &title), ("description", "written under load")],
-                )
-                .await;
+            let res = app.create_item(&cookie, &title, "written under load").await;
             calls += 1;
             let status = res.status();
             assert!(status.is_success(), "{name}: saving got {status}");
             saved.push(title);
         } else {
             let pages = saved.len().div_ceil(20).max(1);
-            let page = rng.random_range(1..=pages).to_string();
-            let res = app
-                .call("list_items", Some(&cookie), &[("page", &page)])
-                .await;
+            let page = rng.random_range(1..=pages);
+            let res = app.list_items(&cookie, page as u64).await;
             calls += 1;
             let status = res.status();
             assert!(status.is_success(), "{name}: page {page} got {status}");
