@@ -27,10 +27,10 @@ use server_fn::ServerFn;
 use crate::{
     account::{EndOtherSessions, EndSession, ListSessions},
     auth::{SignIn, SignOut},
-    error::AppError,
+    error::{http::json_error, AppError},
     items::{CreateItem, ListItems},
     security::MAX_BODY_BYTES,
-    session::{guard::json_error, ExtendSession, SessionStatus},
+    session::{ExtendSession, SessionStatus},
 };
 
 /// Every registered server function, by path and method.

@@ -1,5 +1,7 @@
 //! The page shell and the routes.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
@@ -9,9 +11,9 @@ use leptos_router::{
 
 use crate::{
     account::SessionsPage,
-    auth::LoginPage,
+    auth::{self, LoginPage},
     items::{ItemsPage, NewItemPage},
-    session::SessionGuard,
+    session::{SessionGuard, SignInOut},
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,8 +80,14 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn Guarded() -> impl IntoView {
+    // The session module knows nothing of how users sign in: auth/ does.
+    let auth = SignInOut {
+        // No `next`: the server answers without a redirect; the page stays.
+        sign_in: Arc::new(|(username, password)| Box::pin(auth::sign_in(username, password, None))),
+        sign_out: Arc::new(|()| Box::pin(auth::sign_out())),
+    };
     view! {
-        <SessionGuard>
+        <SessionGuard auth>
             <Outlet />
         </SessionGuard>
     }

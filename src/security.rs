@@ -15,7 +15,10 @@ use axum::{
 };
 use leptos::prelude::LeptosOptions;
 
-use crate::{error::AppError, session::guard::json_error, state::AppState};
+use crate::{
+    error::{http::json_error, AppError},
+    state::AppState,
+};
 
 /// The largest request body accepted (a 20,000-character description,
 /// form-encoded, stays well below it).

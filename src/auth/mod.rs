@@ -10,7 +10,6 @@ use crate::error::AppError;
 use crate::session::client::GuardClient;
 
 mod components;
-mod redirect;
 mod username;
 
 #[cfg(feature = "ssr")]
@@ -20,8 +19,8 @@ pub mod throttle;
 #[cfg(feature = "ssr")]
 pub mod users;
 
+pub use crate::session::redirect::{login_url, safe_next};
 pub use components::{LoginPage, SignOutButton};
-pub use redirect::{login_url, safe_next};
 pub use username::{InvalidUsername, Username};
 
 /// Checks the credentials and starts a fresh session (new id). With `next`

@@ -6,11 +6,8 @@ use leptos::{ev::SubmitEvent, html, prelude::*};
 
 use leptos::task::spawn_local;
 
-use super::{countdown, session_status, EndReason};
-use crate::{
-    auth::SignIn,
-    modal::{focus_while_open, Modal},
-};
+use super::{countdown, session_status, watch::AuthCall, EndReason};
+use crate::modal::{focus_while_open, Modal};
 
 /// Shown `SESSION_WARNING_SECS` before the end. Only a button closes it:
 /// moving the mouse or pressing keys elsewhere does not. When the end is the
@@ -74,12 +71,15 @@ pub fn ExpiredDialog(
     reason: Signal<EndReason>,
     /// The name the user last signed in with, offered again.
     known_username: Option<String>,
+    /// The app's sign-in (username, password).
+    sign_in: AuthCall<(String, String)>,
     /// Called with the username once signed in again.
     on_signed_in: Callback<String>,
 ) -> impl IntoView {
     let username = NodeRef::<html::Input>::new();
     let password = NodeRef::<html::Input>::new();
-    let action = ServerAction::<SignIn>::new();
+    // One action per opening of the dialog: its value is this sign-in's.
+    let action = Action::new(move |credentials: &(String, String)| sign_in(credentials.clone()));
     let submitted = StoredValue::new(String::new());
     if known_username.is_some() {
         focus_while_open(password);
@@ -92,12 +92,7 @@ pub fn ExpiredDialog(
         let name = username.get().map(|i| i.value()).unwrap_or_default();
         let secret = password.get().map(|i| i.value()).unwrap_or_default();
         submitted.set_value(name.clone());
-        // No `next`: the server answers without a redirect; the page stays.
-        action.dispatch(SignIn {
-            username: name,
-            password: secret,
-            next: None,
-        });
+        action.dispatch((name, secret));
     };
     // The page compares users by the name the server holds, not the one
     // typed: `alice ` (a mobile keyboard's trailing space) or another case

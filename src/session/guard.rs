@@ -17,7 +17,6 @@
 use std::future::Future;
 
 use axum::{
-    body::Body,
     extract::{Request, State},
     http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     middleware::Next,
@@ -25,20 +24,27 @@ use axum::{
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
-use server_fn::error::FromServerFnError;
 use tower_sessions::Session;
 
 use tower_cookies::Cookies;
 
+use super::redirect::{login_url, safe_next};
 use super::{
     devices::Origin,
     ending_cookie,
     policy::{Activity, SessionData, Verdict},
     store,
     writes::{Ending, Touched},
-    EndReason, SessionReport, END_REASON_HEADER, IDLE_REMAINING_HEADER,
+    EndReason, SessionReport, IDLE_REMAINING_HEADER,
 };
-use crate::{auth::login_url, clock::UnixSecs, error::AppError, state::AppState};
+use crate::{
+    clock::UnixSecs,
+    error::{
+        http::{error_page, expired_response, is_html_form_post, json_error, set_error_status},
+        AppError,
+    },
+    state::AppState,
+};
 
 /// The key of our data in the tower-sessions record.
 pub const SESSION_KEY: &str = "session_guard";
@@ -348,51 +354,6 @@ fn set_idle_header(remaining: i64) {
     }
 }
 
-/// Gives the current server-function response the status of `err`.
-///
-/// A plain HTML form post (no JavaScript) is left alone: the framework sends
-/// it back to the form's page with the error in the URL, which a 4xx status
-/// would break.
-pub fn set_error_status(err: &AppError) {
-    let Some(res) = use_context::<ResponseOptions>() else {
-        return;
-    };
-    let form_post = use_context::<Parts>()
-        .map(|parts| is_html_form_post(&parts.method, &parts.headers))
-        .unwrap_or(false);
-    if form_post {
-        return;
-    }
-    if let Ok(code) = StatusCode::from_u16(err.status()) {
-        res.set_status(code);
-    }
-    if let AppError::TooManyAttempts {
-        retry_after_secs, ..
-    }
-    | AppError::Busy { retry_after_secs } = err
-    {
-        res.insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-    }
-    if let AppError::SessionExpired { reason } = err {
-        res.insert_header(
-            HeaderName::from_static(END_REASON_HEADER),
-            HeaderValue::from_static(reason.as_str()),
-        );
-        res.insert_header(
-            HeaderName::from_static(IDLE_REMAINING_HEADER),
-            HeaderValue::from(0),
-        );
-    }
-}
-
-fn is_html_form_post(method: &Method, headers: &HeaderMap) -> bool {
-    method == Method::POST
-        && headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
-}
-
 // ---------------------------------------------------------------------------
 // In front of the handlers
 
@@ -490,7 +451,7 @@ pub async fn page_layer(
             });
             let target = next_param
                 .as_deref()
-                .and_then(crate::auth::safe_next)
+                .and_then(safe_next)
                 .unwrap_or_else(|| "/items".to_owned());
             see_other(&target)
         }
@@ -520,40 +481,4 @@ fn see_other(location: &str) -> Response {
         )
             .into_response(),
     }
-}
-
-/// The typed 401 of the contract: JSON reason, never a redirect.
-pub fn expired_response(reason: EndReason) -> Response {
-    let mut res = json_error(&AppError::SessionExpired { reason });
-    res.headers_mut()
-        .insert(END_REASON_HEADER, HeaderValue::from_static(reason.as_str()));
-    res.headers_mut()
-        .insert(IDLE_REMAINING_HEADER, HeaderValue::from(0));
-    res
-}
-
-/// Any [`AppError`] as the JSON body a server function would have answered.
-pub fn json_error(err: &AppError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut res = Response::new(Body::from(err.ser()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
-}
-
-fn error_page(err: &AppError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>session-guard</title></head>\
-         <body><main><h1>Sorry</h1><p role=\"alert\">{err}</p><p><a href=\"/items\">Try again</a></p></main></body></html>"
-    );
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
 }

@@ -18,6 +18,8 @@
 //!   every change.
 //! - `changes` (server): on PostgreSQL, every instance hears the changes
 //!   the others make, and catches up before it trusts its memory.
+//! - `redirect`: the login page's address with the reason and a safe
+//!   `next`, where an ended session sends its page.
 //! - `client`: the one place in the browser that sees every server-function
 //!   answer (custom server_fn `Client`).
 //! - `tracker`: the reactive place holding what the last answer said about the
@@ -34,10 +36,11 @@ use leptos::server;
 pub mod client;
 pub mod countdown;
 mod dialogs;
+pub mod redirect;
 pub mod tracker;
 mod watch;
 
-pub use watch::{SessionGuard, TabChannel};
+pub use watch::{AuthCall, SessionGuard, SignInOut, TabChannel};
 
 #[cfg(feature = "ssr")]
 pub mod cache;

@@ -30,7 +30,10 @@ use super::{
     guard::{self, LiveSession},
     policy::SessionData,
 };
-use crate::{error::AppError, state::AppState};
+use crate::{
+    error::{http::json_error, AppError},
+    state::AppState,
+};
 
 #[derive(Debug, Deserialize)]
 struct Advance {
@@ -67,7 +70,7 @@ pub async fn baseline(
         return next.run(req).await;
     };
     let Ok(uri) = path.parse::<Uri>() else {
-        return guard::json_error(&AppError::NotFound {
+        return json_error(&AppError::NotFound {
             reason: "no such server function".into(),
         });
     };
@@ -77,7 +80,7 @@ pub async fn baseline(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
     let Some(user_id) = user_id else {
-        return guard::json_error(&AppError::invalid_field(
+        return json_error(&AppError::invalid_field(
             BASELINE_USER_HEADER,
             "a user id is required",
         ));
@@ -107,7 +110,7 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
         address: String::new(),
     };
     let Ok(value) = serde_json::to_value(&data) else {
-        return guard::json_error(&AppError::Internal);
+        return json_error(&AppError::Internal);
     };
     let mut cookies = Vec::with_capacity(req.count as usize);
     for _ in 0..req.count {
@@ -117,7 +120,7 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
             expiry_date: time::OffsetDateTime::now_utc(),
         };
         if state.store.create(&mut record).await.is_err() {
-            return guard::json_error(&AppError::Unavailable);
+            return json_error(&AppError::Unavailable);
         }
         cookies.push(format!("{}={}", state.cookie_name, record.id));
     }

@@ -165,5 +165,5 @@ fn go_to_login(reason: EndReason) {
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let _ = location.assign(&crate::auth::login_url(Some(reason), Some(&here)));
+    let _ = location.assign(&super::redirect::login_url(Some(reason), Some(&here)));
 }

@@ -39,7 +39,7 @@ use super::{
     tracker::{self, monotonic_now_ms},
     EndReason,
 };
-use crate::auth::sign_out;
+use crate::error::AppError;
 
 /// What tabs of the app tell each other. It travels as one line of text
 /// (`Display` and `FromStr` below): three fixed shapes do not need a JSON
@@ -119,8 +119,23 @@ impl TabChannel {
     }
 }
 
+/// A call to the server that signs in or out, as the app makes it.
+pub type AuthCall<A> =
+    Arc<dyn Fn(A) -> futures::future::BoxFuture<'static, Result<(), AppError>> + Send + Sync>;
+
+/// How the app signs a user in and out, handed to [`SessionGuard`] by the
+/// app (`auth/` owns both): the guard signs the user in again over the page
+/// and out from the warning without depending on how that is done.
+#[derive(Clone)]
+pub struct SignInOut {
+    /// Signs in with a username and a password; `Ok` once the session is live.
+    pub sign_in: AuthCall<(String, String)>,
+    /// Ends this session on the server.
+    pub sign_out: AuthCall<()>,
+}
+
 #[component]
-pub fn SessionGuard(children: Children) -> impl IntoView {
+pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
     let state = tracker::state();
     let (post, message) = tab_channel();
     provide_context(TabChannel(post.clone()));
@@ -445,8 +460,9 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
             post(&TabMessage::Ended {
                 reason: EndReason::SignedOut,
             });
+            let sign_out = auth.sign_out.clone();
             spawn_local(async move {
-                let _ = sign_out().await;
+                let _ = sign_out(()).await;
             });
         }
     });
@@ -488,6 +504,7 @@ pub fn SessionGuard(children: Children) -> impl IntoView {
             <ExpiredDialog
                 reason=Signal::derive(move || ended.get().unwrap_or(EndReason::Missing))
                 known_username=known_username()
+                sign_in=auth.sign_in.clone()
                 on_signed_in
             />
         </Show>

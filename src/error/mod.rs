@@ -3,7 +3,7 @@
 //! It travels as JSON (`{"error": "...", "reason": ...}`) so that a client, the
 //! page or a test can tell a session that ended from bad input or an outage
 //! without parsing HTML. On the server, [`AppError::status`] decides the HTTP
-//! status; `session::guard` applies it in one place.
+//! status and [`http`] how each error is answered.
 
 use serde::{Deserialize, Serialize};
 use server_fn::{
@@ -12,6 +12,9 @@ use server_fn::{
 };
 
 use crate::session::EndReason;
+
+#[cfg(feature = "ssr")]
+pub mod http;
 
 /// Everything a server function can answer instead of its value.
 ///
@@ -194,7 +197,7 @@ impl FromServerFnError for AppError {
         // Errors raised by the framework (bad arguments) never pass through our
         // guard, so they set their status here, where they are made.
         #[cfg(feature = "ssr")]
-        crate::session::guard::set_error_status(&err);
+        http::set_error_status(&err);
         err
     }
 }

@@ -1,10 +1,11 @@
-//! Where to send a user after signing in, and the login page's address.
+//! Where to send a user after signing in, and the login page's address:
+//! where a session that has ended sends its page.
 //!
 //! `next` is honoured only for same-site relative paths: anything that a
 //! browser could resolve to another origin (`//evil`, `/\evil`, `https:`...)
 //! is ignored, so the login page is no open redirect.
 
-use crate::session::EndReason;
+use super::EndReason;
 
 /// `raw` if it is a safe same-site path to return to, else `None`.
 pub fn safe_next(raw: &str) -> Option<String> {
