@@ -431,9 +431,14 @@ pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
     let first_report = Resource::new(
         || (),
         |_| async {
-            session_status()
-                .await
-                .map(|report| (report, monotonic_now_ms()))
+            // On the server the status itself, not the server function: a
+            // failure to read it must not give the page (already guarded)
+            // the function's error status.
+            #[cfg(feature = "ssr")]
+            let report = super::guard::status().await;
+            #[cfg(not(feature = "ssr"))]
+            let report = session_status().await;
+            report.map(|report| (report, monotonic_now_ms()))
         },
     );
     Effect::new({
