@@ -34,10 +34,12 @@ end
 -- BENCH_ROTATE=N: each request's body has its "{n}" replaced by 1 to N in
 -- turn (figure 4's sign-ins as N users). BENCH_COOKIE_FILE: a file of
 -- cookies, one per line, sent in turn (many sessions, not one hot cookie);
--- a thread starts at its own place in the list, so every cookie is used
--- once before any is used twice when the threads go at the same pace.
+-- each of the BENCH_THREADS threads starts at its own place in the list, so
+-- every cookie is used once before any is used twice when the threads go at
+-- the same pace.
 local rotate = tonumber(os.getenv("BENCH_ROTATE") or "0")
 local cookie_file = os.getenv("BENCH_COOKIE_FILE")
+local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local cookies = {}
 if cookie_file and cookie_file ~= "" then
   for line in io.lines(cookie_file) do
@@ -45,34 +47,32 @@ if cookie_file and cookie_file ~= "" then
   end
 end
 
-local threads = 0
+local started = 0
 function setup(thread)
-  thread:set("index", threads)
-  threads = threads + 1
+  thread:set("index", started)
+  started = started + 1
 end
 
 local counter = 0
 function init(args)
-  if #cookies > 0 then
-    -- `index` is the global setup() gave this thread.
-    counter = (index or 0) * math.floor(#cookies / 2)
-  end
+  -- `index` is the global setup() gave this thread.
+  counter = (index or 0) * math.floor(#cookies / threads)
 end
 
-if rotate > 0 or #cookies > 0 then
-  function request()
-    counter = counter + 1
-    local body = wrk.body
-    if rotate > 0 then
-      body = string.gsub(body, "{n}", tostring(counter % rotate + 1))
-    end
-    local headers = nil
-    if #cookies > 0 then
-      -- wrk.format takes these instead of wrk.headers, not on top of them.
-      headers = {}
-      for name, value in pairs(wrk.headers) do headers[name] = value end
-      headers["Cookie"] = cookies[counter % #cookies + 1]
-    end
-    return wrk.format(nil, nil, headers, body)
+-- Every request is built here, in every window, whether or not it rotates
+-- anything: windows that are compared pay the same cost in wrk, which shares
+-- the machine with the server.
+function request()
+  counter = counter + 1
+  local body = wrk.body
+  if rotate > 0 then
+    body = string.gsub(body, "{n}", tostring(counter % rotate + 1))
   end
+  -- wrk.format takes these instead of wrk.headers, not on top of them.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  if #cookies > 0 then
+    headers["Cookie"] = cookies[counter % #cookies + 1]
+  end
+  return wrk.format(nil, nil, headers, body)
 end

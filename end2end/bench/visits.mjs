@@ -39,7 +39,11 @@ async function visit(page, path) {
   await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
   const started = new Map();
   const requests = [];
-  cdp.on('Network.requestWillBeSent', (e) => started.set(e.requestId, { url: e.request.url, start: e.timestamp }));
+  cdp.on('Network.requestWillBeSent', (e) => {
+    // A redirect reuses the request's id: the first start is the one kept.
+    const before = started.get(e.requestId);
+    started.set(e.requestId, { url: e.request.url, start: before?.start ?? e.timestamp, document: e.type === 'Document' });
+  });
   const done = (e, wire) => {
     const req = started.get(e.requestId);
     if (req) requests.push({ ...req, end: e.timestamp, wire });
@@ -48,6 +52,9 @@ async function visit(page, path) {
   cdp.on('Network.loadingFailed', (e) => done(e, 0));
 
   await page.goto(base + path, { waitUntil: 'networkidle' });
+  // A visit that was sent elsewhere (a sign-in that did not take) would
+  // measure another page.
+  if (page.url() !== base + path) throw new Error(`${path} ended at ${page.url()}`);
   await page.locator('main[data-hydrated="true"]').waitFor();
   const hydratedAt = await page.evaluate(() => window.__hydratedAt);
   // networkidle already waited 500 ms without requests; wait once more so a
@@ -55,7 +62,8 @@ async function visit(page, path) {
   await page.waitForTimeout(QUIET_MS);
   await cdp.detach();
 
-  const navigation = requests.find((r) => r.url === base + path) ?? requests[0];
+  const navigation = requests.find((r) => r.document);
+  if (!navigation) throw new Error(`${path}: no document request seen`);
   if (process.env.VISITS_VERBOSE) {
     for (const r of requests) {
       const at = (t) => Math.round((t - navigation.start) * 1000);
