@@ -170,17 +170,7 @@ async fn sign_in_without_next_stays_put_and_with_an_empty_next_goes_to_items() {
     assert_eq!(res.status(), 200);
     assert!(res.headers().get(header::LOCATION).is_none());
     assert!(res.headers().get("serverfnredirect").is_none());
-    let res = app
-        .call(
-            "sign_in",
-            None,
-            &[
-                ("username", "alice"),
-                ("password", "s3cret"),
-                ("next", "/items"),
-            ],
-        )
-        .await;
+    let res = app.sign_in_to("alice", "s3cret", "/items").await;
     assert_eq!(res.headers()[header::LOCATION], "/items");
 }
 

@@ -437,17 +437,7 @@ async fn next_is_followed_only_to_same_site_paths() {
         ("/\\evil.example", "/items"),
         ("javascript:alert(1)", "/items"),
     ] {
-        let res = app
-            .call(
-                "sign_in",
-                None,
-                &[
-                    ("username", "alice"),
-                    ("password", "s3cret"),
-                    ("next", next),
-                ],
-            )
-            .await;
+        let res = app.sign_in_to("alice", "s3cret", next).await;
         assert_eq!(res.headers()[header::LOCATION], expected, "next={next}");
     }
 }

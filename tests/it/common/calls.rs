@@ -36,6 +36,20 @@ impl Jar for String {
 }
 
 impl TestApp {
+    /// Signs in without a cookie, asking to be sent to `next` afterwards.
+    pub async fn sign_in_to(&self, name: &str, password_text: &str, next: &str) -> Response {
+        self.call(
+            "sign_in",
+            None,
+            &[
+                ("username", name),
+                ("password", password_text),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
     /// Page `page` of the caller's items.
     pub async fn list_items(&self, jar: &(impl Jar + ?Sized), page: u64) -> Response {
         let page = page.to_string();
