@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
-use crate::{proxy::TrustedProxies, session::policy::Policy};
+use crate::{proxy::TrustedProxies, session::server::policy::Policy};
 
 /// The table of `Leptos.toml` that holds our settings.
 const TABLE: &str = "session-guard";
@@ -133,7 +133,7 @@ impl Settings {
                      open on a user who is typing. It must leave the page's keep-alive interval \
                      ({keep_alive} s), the activity write slice ({slice} s) and 1 s before it; \
                      allowed: 20 to {longest}",
-                    keep_alive = crate::session::countdown::keep_alive_every_secs(idle as i64),
+                    keep_alive = Policy::keep_alive_every(idle as i64),
                     slice = Policy::write_slice(idle as i64),
                 ),
             });

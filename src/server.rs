@@ -46,7 +46,7 @@ use crate::{
     config::{ConfigError, Settings},
     db::{self, DbError, SessionPool},
     proxy, security,
-    session::{guard, policy::Policy, store, store::GuardedStore},
+    session::server::{guard, policy::Policy, store, store::GuardedStore},
     state::AppState,
 };
 
@@ -248,7 +248,7 @@ pub fn router(state: AppState) -> Router {
     #[cfg(feature = "test-hooks")]
     let app = if state.settings.test_hooks {
         tracing::warn!("test hooks are on: the server's clock can be moved over HTTP");
-        app.merge(crate::session::test_hooks::routes())
+        app.merge(crate::session::server::test_hooks::routes())
     } else {
         app
     };
@@ -306,7 +306,7 @@ pub fn router(state: AppState) -> Router {
         // It rewrites the path, so it goes around the whole router: a
         // router's own layers run after routing.
         return Router::new().fallback_service(tower::Layer::layer(
-            &from_fn_with_state(state, crate::session::test_hooks::baseline),
+            &from_fn_with_state(state, crate::session::server::test_hooks::baseline),
             app,
         ));
     }

@@ -12,7 +12,7 @@ use crate::{
     config::Settings,
     db::Database,
     error::AppError,
-    session::{policy::Policy, store::GuardedStore},
+    session::server::{policy::Policy, store::GuardedStore},
 };
 
 #[derive(Clone, Debug)]

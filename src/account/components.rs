@@ -9,7 +9,7 @@ use crate::{
     auth::SignOutButton,
     error::AppError,
     modal::{focus_while_open, Modal},
-    session::tracker,
+    session::page::tracker,
 };
 
 /// What the password dialog is about to end.

@@ -13,7 +13,7 @@ use leptos::server;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::session::client::GuardClient;
+use crate::session::page::client::GuardClient;
 
 mod components;
 
@@ -44,21 +44,21 @@ pub struct SessionList {
 /// The signed-in user's live sessions.
 #[server(prefix = "/api", endpoint = "list_sessions", client = GuardClient)]
 pub async fn list_sessions() -> Result<SessionList, AppError> {
-    crate::session::guard::guarded(backend::list).await
+    crate::session::server::guard::guarded(backend::list).await
 }
 
 /// Ends another of the user's sessions, named by its handle, once
 /// `password` is theirs. Answers how many sessions it ended (1).
 #[server(prefix = "/api", endpoint = "end_session", client = GuardClient)]
 pub async fn end_session(session: String, password: String) -> Result<u64, AppError> {
-    crate::session::guard::guarded(|live| backend::end_one(live, session, password)).await
+    crate::session::server::guard::guarded(|live| backend::end_one(live, session, password)).await
 }
 
 /// Ends every session of the user except this one, once `password` is
 /// theirs. Answers how many it ended.
 #[server(prefix = "/api", endpoint = "end_other_sessions", client = GuardClient)]
 pub async fn end_other_sessions(password: String) -> Result<u64, AppError> {
-    crate::session::guard::guarded(|live| backend::end_others(live, password)).await
+    crate::session::server::guard::guarded(|live| backend::end_others(live, password)).await
 }
 
 /// How long ago `then` was, at `now`, in words: "just now", "5 minutes ago".
@@ -79,7 +79,7 @@ mod backend {
     use super::*;
     use crate::{
         auth::confirm_password,
-        session::{
+        session::server::{
             devices::{self, Listed},
             guard::{self, LiveSession},
         },

@@ -7,7 +7,7 @@
 use leptos::server;
 
 use crate::error::AppError;
-use crate::session::client::GuardClient;
+use crate::session::page::client::GuardClient;
 
 mod components;
 mod username;
@@ -33,14 +33,14 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    crate::session::guard::public(backend::sign_in(username, password, next)).await
+    crate::session::server::guard::public(backend::sign_in(username, password, next)).await
 }
 
 /// Ends the session on the server (the record is deleted, the cookie
 /// dropped) and goes to the login page.
 #[server(prefix = "/api", endpoint = "sign_out", client = GuardClient)]
 pub async fn sign_out() -> Result<(), AppError> {
-    crate::session::guard::guarded(|_live| backend::sign_out()).await
+    crate::session::server::guard::guarded(|_live| backend::sign_out()).await
 }
 
 #[cfg(feature = "ssr")]
@@ -51,7 +51,10 @@ mod backend {
     use super::*;
     use crate::auth::throttle::{Client, Denied, Who};
     use crate::proxy::ClientAddr;
-    use crate::session::{devices::Origin, guard, EndReason};
+    use crate::session::{
+        server::{devices::Origin, guard},
+        EndReason,
+    };
     use crate::state::AppState;
     use std::net::IpAddr;
 

@@ -5,7 +5,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 use server_fn::ServerFn;
 
 use super::{list_items, CreateItem, ItemPage, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
-use crate::{auth::SignOutButton, error::AppError, form::Fields, session::tracker};
+use crate::{auth::SignOutButton, error::AppError, form::Fields, session::page::tracker};
 
 #[component]
 pub fn ItemsPage() -> impl IntoView {

@@ -7,7 +7,7 @@ use leptos::server;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::session::client::GuardClient;
+use crate::session::page::client::GuardClient;
 
 mod components;
 pub mod page;
@@ -41,7 +41,7 @@ pub struct ItemPage {
 /// reason instead of failing to decode).
 #[server(prefix = "/api", endpoint = "list_items", client = GuardClient)]
 pub async fn list_items(page: String) -> Result<ItemPage, AppError> {
-    crate::session::guard::guarded(|live| async move {
+    crate::session::server::guard::guarded(|live| async move {
         let page =
             PageNumber::parse(&page).map_err(|e| AppError::invalid_field("page", e.to_string()))?;
         let state = crate::state::AppState::from_context()?;
@@ -59,7 +59,7 @@ pub async fn list_items(page: String) -> Result<ItemPage, AppError> {
 /// Saves a new item for the signed-in user; it becomes the first of page 1.
 #[server(prefix = "/api", endpoint = "create_item", client = GuardClient)]
 pub async fn create_item(title: String, description: String) -> Result<i64, AppError> {
-    crate::session::guard::guarded(|live| async move {
+    crate::session::server::guard::guarded(|live| async move {
         let draft = Draft::parse(&title, &description)?;
         let state = crate::state::AppState::from_context()?;
         let id = repo::create(&state.db.pool, live.user_id, &draft, state.clock.now()).await?;

@@ -13,7 +13,7 @@ use crate::common::{
     backend, json, pg_proxy::CuttableProxy, spawn_app, start, try_start, Backend, TestApp, TestDb,
 };
 use session_guard::{
-    clock::Clock, db::DbError, server::StartError, session::store::SESSIONS_TABLE,
+    clock::Clock, db::DbError, server::StartError, session::server::store::SESSIONS_TABLE,
 };
 
 const IDLE: u64 = 900;

@@ -16,7 +16,7 @@ use futures::future::join_all;
 use reqwest::Response;
 use session_guard::{
     clock::Clock,
-    session::{store::SESSIONS_TABLE, writes::Step},
+    session::server::{store::SESSIONS_TABLE, writes::Step},
 };
 
 const IDLE: u64 = 900;

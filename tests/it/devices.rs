@@ -5,7 +5,10 @@
 
 use crate::common::{backend, json, spawn_app, start, Backend, Browser, TestApp};
 use serde_json::Value;
-use session_guard::session::{devices, store::SESSIONS_TABLE, END_REASON_HEADER};
+use session_guard::session::{
+    server::{devices, store::SESSIONS_TABLE},
+    END_REASON_HEADER,
+};
 
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
                       Chrome/156.0.8078.73 Safari/537.36";

@@ -5,9 +5,12 @@ use crate::common::{is_cookie, json, set_cookies, spawn_app, Anon, Browser, Resp
 use reqwest::header;
 use session_guard::db::SessionPool;
 use session_guard::session::{
-    guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
-    policy::SessionData,
-    store, END_REASON_HEADER, IDLE_REMAINING_HEADER,
+    server::{
+        guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
+        policy::SessionData,
+        store,
+    },
+    END_REASON_HEADER, IDLE_REMAINING_HEADER,
 };
 use time::OffsetDateTime;
 use tower_sessions::{
@@ -495,7 +498,7 @@ async fn a_build_without_the_test_hooks_refuses_the_setting() {
 #[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_test_hooks_built_in_the_setting_turns_them_on() {
-    use session_guard::session::test_hooks::BASELINE_USER_HEADER;
+    use session_guard::session::server::test_hooks::BASELINE_USER_HEADER;
     let on = crate::common::spawn_app_with(&[("SESSION_GUARD_TEST_HOOKS", "true")]).await;
     on.add_user("alice", "s3cret").await;
     let cookie = on.sign_in("alice", "s3cret").await;

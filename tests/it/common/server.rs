@@ -10,7 +10,7 @@ use session_guard::{
     config::Settings,
     items::repo,
     server::{leptos_options, Application, StartError},
-    session::{ending_cookie, store::SESSIONS_TABLE},
+    session::server::{ending_cookie, store::SESSIONS_TABLE},
     state::AppState,
 };
 

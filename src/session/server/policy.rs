@@ -10,7 +10,7 @@ use crate::clock::UnixSecs;
 use crate::config::SessionSettings;
 use crate::session::EndReason;
 
-/// What the server keeps in each session (under [`crate::session::guard::SESSION_KEY`]).
+/// What the server keeps in each session (under [`crate::session::server::guard::SESSION_KEY`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionData {
     pub user_id: i64,
@@ -75,7 +75,14 @@ impl Policy {
     /// keep-alives the time left never falls below `idle - interval -
     /// slice`; one second more keeps the warning clear of the rounding.
     pub fn longest_warning(idle: i64) -> i64 {
-        idle - crate::session::countdown::keep_alive_every_secs(idle) - Self::write_slice(idle) - 1
+        idle - Self::keep_alive_every(idle) - Self::write_slice(idle) - 1
+    }
+
+    /// How often the page may send an activity keep-alive, in seconds: a
+    /// fixed slice of the idle timeout (1/15, at least 5 s). The page learns
+    /// it from every status report.
+    pub fn keep_alive_every(idle: i64) -> i64 {
+        (idle / 15).max(5)
     }
 
     pub fn idle_deadline(&self, data: &SessionData) -> UnixSecs {
@@ -182,6 +189,12 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn keep_alives_are_a_slice_of_the_idle_timeout() {
+        assert_eq!(Policy::keep_alive_every(900), 60);
+        assert_eq!(Policy::keep_alive_every(30), 5);
     }
 
     #[test]

@@ -29,8 +29,8 @@ use super::{
     policy::{Activity, Policy, SessionData, Verdict},
     store::{session_data, RECORD_ENDING, SESSIONS_TABLE},
     writes::backend,
-    EndReason,
 };
+use crate::session::EndReason;
 use crate::{
     clock::UnixSecs,
     db::{on_session_pool, SessionPool},

@@ -28,15 +28,15 @@ use tower_sessions::Session;
 
 use tower_cookies::Cookies;
 
-use super::redirect::{login_url, safe_next};
 use super::{
     devices::Origin,
     ending_cookie,
-    policy::{Activity, SessionData, Verdict},
+    policy::{Activity, Policy, SessionData, Verdict},
     store,
     writes::{Ending, Touched},
-    EndReason, SessionReport, IDLE_REMAINING_HEADER,
 };
+use crate::session::redirect::{login_url, safe_next};
+use crate::session::{EndReason, SessionReport, IDLE_REMAINING_HEADER};
 use crate::{
     clock::UnixSecs,
     error::{
@@ -88,6 +88,7 @@ impl LiveSession {
             absolute_remaining_secs: self.absolute_remaining.max(0) as u64,
             idle_timeout_secs: self.idle_timeout as u64,
             warning_secs: self.warning as u64,
+            keep_alive_secs: Policy::keep_alive_every(self.idle_timeout) as u64,
         }
     }
 }
@@ -311,6 +312,7 @@ pub async fn status() -> Result<SessionReport, AppError> {
                 absolute_remaining_secs: 0,
                 idle_timeout_secs: state.policy.idle as u64,
                 warning_secs: state.settings.session.warning.as_secs(),
+                keep_alive_secs: Policy::keep_alive_every(state.policy.idle) as u64,
             },
         },
     )

@@ -37,8 +37,8 @@ use super::{
     guard::SESSION_KEY,
     policy::{Policy, SessionData},
     writes::{self, Ending, RaceWindow, Touched},
-    EndReason,
 };
+use crate::session::EndReason;
 use crate::{
     clock::UnixSecs,
     db::{Database, Pool, SessionPool},

@@ -44,8 +44,8 @@ use super::{
     guard::SESSION_KEY,
     policy::{Activity, Policy, SessionData, Verdict},
     store::{session_data, REASON_RETENTION_SECS, RECORD_ENDING, SESSIONS_TABLE},
-    EndReason,
 };
+use crate::session::EndReason;
 use crate::{
     clock::UnixSecs,
     db::{on_session_pool, SessionPool},

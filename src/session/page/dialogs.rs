@@ -6,8 +6,9 @@ use leptos::{ev::SubmitEvent, html, prelude::*};
 
 use leptos::task::spawn_local;
 
-use super::{countdown, session_status, watch::AuthCall, EndReason};
+use super::{countdown, guard::AuthCall};
 use crate::modal::{focus_while_open, Modal};
+use crate::session::{session_status, EndReason};
 
 /// Shown `SESSION_WARNING_SECS` before the end. Only a button closes it:
 /// moving the mouse or pressing keys elsewhere does not. When the end is the

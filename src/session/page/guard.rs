@@ -35,11 +35,10 @@ use leptos_use_window::use_window;
 use super::{
     countdown::{self, Reading},
     dialogs::{ExpiredDialog, WarningDialog},
-    extend_session, session_status,
     tracker::{self, monotonic_now_ms},
-    EndReason,
 };
 use crate::error::AppError;
+use crate::session::{extend_session, session_status, EndReason};
 
 /// What tabs of the app tell each other. It travels as one line of text
 /// (`Display` and `FromStr` below): three fixed shapes do not need a JSON
@@ -240,7 +239,7 @@ pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
             {
                 return;
             }
-            let every = countdown::keep_alive_every_ms(state.idle_timeout_secs.get_untracked());
+            let every = state.keep_alive_secs.get_untracked() as f64 * 1000.0;
             if monotonic_now_ms() - state.last_contact_ms.get_untracked() < every {
                 return;
             }
@@ -435,7 +434,7 @@ pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
             // failure to read it must not give the page (already guarded)
             // the function's error status.
             #[cfg(feature = "ssr")]
-            let report = super::guard::status().await;
+            let report = crate::session::server::guard::status().await;
             #[cfg(not(feature = "ssr"))]
             let report = session_status().await;
             report.map(|report| (report, monotonic_now_ms()))

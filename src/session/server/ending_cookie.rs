@@ -19,7 +19,8 @@ use tower_cookies::{
     Cookies,
 };
 
-use super::{store::REASON_RETENTION_SECS, EndReason};
+use super::store::REASON_RETENTION_SECS;
+use crate::session::EndReason;
 use crate::state::AppState;
 
 /// The cookie's name: the session cookie's with `_ended` appended (so it

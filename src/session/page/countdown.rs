@@ -42,19 +42,6 @@ pub fn announcement(secs: i64) -> Option<String> {
     })
 }
 
-/// How often the page may send an activity keep-alive, in seconds: a fixed
-/// slice of the idle timeout (1/15, at least 5 s). The server refuses a
-/// warning so long that a busy user would see it between two keep-alives
-/// (`config`).
-pub fn keep_alive_every_secs(idle_timeout_secs: i64) -> i64 {
-    (idle_timeout_secs / 15).max(5)
-}
-
-/// [`keep_alive_every_secs`] in ms, for the page's monotonic clock.
-pub fn keep_alive_every_ms(idle_timeout_secs: i64) -> f64 {
-    (keep_alive_every_secs(idle_timeout_secs) * 1000) as f64
-}
-
 /// True when wall time moved differently from monotonic time by more than a
 /// few seconds since the last look: the machine slept, or the clock was set.
 pub fn clock_jumped(previous_offset_ms: f64, offset_ms: f64) -> bool {
@@ -107,12 +94,6 @@ mod tests {
             announcement(3).as_deref(),
             Some("Your session will expire in 10 seconds.")
         );
-    }
-
-    #[test]
-    fn keep_alives_are_a_slice_of_the_idle_timeout() {
-        assert_eq!(keep_alive_every_ms(900), 60_000.0);
-        assert_eq!(keep_alive_every_ms(30), 5_000.0);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 
 use leptos::prelude::*;
 
-use super::{countdown::Reading, EndReason, SessionReport};
+use super::countdown::Reading;
+use crate::session::{EndReason, SessionReport};
 
 /// Everything the page knows about its session. One instance per page
 /// (browser tab), shared by every component and by the server-function client.
@@ -20,9 +21,10 @@ use super::{countdown::Reading, EndReason, SessionReport};
 pub struct SessionState {
     pub idle: ArcRwSignal<Option<Reading>>,
     pub absolute: ArcRwSignal<Option<Reading>>,
-    /// How long before the end the warning shows, and the idle timeout, in seconds.
+    /// How long before the end the warning shows, and how often the page may
+    /// send a keep-alive, in seconds, as the server's policy says.
     pub warning_secs: ArcRwSignal<i64>,
-    pub idle_timeout_secs: ArcRwSignal<i64>,
+    pub keep_alive_secs: ArcRwSignal<i64>,
     pub ended: ArcRwSignal<Option<EndReason>>,
     pub username: ArcRwSignal<Option<String>>,
     /// Counts the times the session came back after an in-place sign-in;
@@ -42,7 +44,7 @@ impl SessionState {
             idle: ArcRwSignal::new(None),
             absolute: ArcRwSignal::new(None),
             warning_secs: ArcRwSignal::new(120),
-            idle_timeout_secs: ArcRwSignal::new(900),
+            keep_alive_secs: ArcRwSignal::new(60),
             ended: ArcRwSignal::new(None),
             username: ArcRwSignal::new(None),
             resumed: ArcRwSignal::new(0),
@@ -55,7 +57,7 @@ impl SessionState {
     /// Takes in a status report (from the status query or an extend).
     pub fn apply(&self, report: &SessionReport, now_ms: f64) {
         self.warning_secs.set(report.warning_secs as i64);
-        self.idle_timeout_secs.set(report.idle_timeout_secs as i64);
+        self.keep_alive_secs.set(report.keep_alive_secs as i64);
         if report.signed_in {
             self.idle.set(Some(Reading {
                 remaining_secs: report.idle_remaining_secs as i64,
@@ -122,7 +124,7 @@ pub fn monotonic_now_ms() -> f64 {
 /// Reads one answer's session headers.
 #[cfg(feature = "hydrate")]
 pub fn observe_answer(status: u16, headers: &http::HeaderMap) {
-    use super::{END_REASON_HEADER, IDLE_REMAINING_HEADER};
+    use crate::session::{END_REASON_HEADER, IDLE_REMAINING_HEADER};
     let header = |name: &str| {
         headers
             .get(name)
@@ -165,5 +167,8 @@ fn go_to_login(reason: EndReason) {
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let _ = location.assign(&super::redirect::login_url(Some(reason), Some(&here)));
+    let _ = location.assign(&crate::session::redirect::login_url(
+        Some(reason),
+        Some(&here),
+    ));
 }

@@ -1,0 +1,94 @@
+//! What the server and the page agree on about a session: the reasons it
+//! ends, the status report, and the headers every guarded answer carries.
+//! Shared by both builds; no logic beyond reading and writing the names.
+
+use serde::{Deserialize, Serialize};
+
+/// Header on every guarded answer: whole seconds until the idle deadline.
+pub const IDLE_REMAINING_HEADER: &str = "session-idle-remaining";
+/// Header on a 401 from the guard, mirroring the JSON reason for the client.
+pub const END_REASON_HEADER: &str = "session-end-reason";
+
+/// Why there is no live session. On the wire, the text of [`EndReason::as_str`]
+/// (read through [`EndReason::parse`]: smaller in the page's wasm than
+/// serde's derived enum code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum EndReason {
+    /// No activity for longer than the idle timeout.
+    Idle,
+    /// The session reached its maximum lifetime.
+    Absolute,
+    /// The user signed out (in this tab or another).
+    SignedOut,
+    /// The user signed this session out from another one (the sessions page).
+    Revoked,
+    /// No session at all: never signed in, or the record is long gone.
+    Missing,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Absolute => "absolute",
+            EndReason::SignedOut => "signed_out",
+            EndReason::Revoked => "revoked",
+            EndReason::Missing => "missing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "idle" => Some(EndReason::Idle),
+            "absolute" => Some(EndReason::Absolute),
+            "signed_out" => Some(EndReason::SignedOut),
+            "revoked" => Some(EndReason::Revoked),
+            "missing" => Some(EndReason::Missing),
+            _ => None,
+        }
+    }
+
+    /// What the login page and the expiry dialog say.
+    pub fn message(self) -> &'static str {
+        match self {
+            EndReason::Idle => {
+                "Your session ended after a period of inactivity. Please sign in again."
+            }
+            EndReason::Absolute => "Your session reached its maximum length. Please sign in again.",
+            EndReason::SignedOut => "You have signed out.",
+            EndReason::Revoked => "You were signed out from another session.",
+            EndReason::Missing => "Please sign in to continue.",
+        }
+    }
+}
+
+impl From<EndReason> for &'static str {
+    fn from(reason: EndReason) -> Self {
+        reason.as_str()
+    }
+}
+
+impl TryFrom<String> for EndReason {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        EndReason::parse(&text).ok_or_else(|| format!("unknown reason `{text}`"))
+    }
+}
+
+/// What the passive status query reports. Asking never extends the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionReport {
+    pub signed_in: bool,
+    /// Why not, when not signed in.
+    pub reason: Option<EndReason>,
+    pub username: Option<String>,
+    pub idle_remaining_secs: u64,
+    pub absolute_remaining_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub warning_secs: u64,
+    /// How often the page may send an activity keep-alive: the server's
+    /// policy decides it, so the page holds no timing of its own.
+    pub keep_alive_secs: u64,
+}
