@@ -6,7 +6,7 @@ use leptos::{ev::SubmitEvent, html, prelude::*};
 
 use leptos::task::spawn_local;
 
-use super::{countdown, guard::AuthCall};
+use super::{countdown, sign_in_out::AuthCall};
 use crate::modal::{focus_while_open, Modal};
 use crate::session::{session_status, EndReason};
 

@@ -1,5 +1,5 @@
 //! The page's one reactive record of what the server last said about the
-//! session, fed by [`super::client::GuardClient`] from every answer and by
+//! session, fed by the server-function client (`client`) from every answer and by
 //! the status query.
 //!
 //! Remaining time is kept as the server sent it, relative, with the moment it
@@ -9,42 +9,50 @@
 //! [`super::SessionGuard`] shows the in-place sign-in dialog; a page without
 //! one (there should be none that calls guarded functions) falls back to the
 //! login page with `reason` and `next`.
+//!
+//! [`SessionState`] is a handle: its signals are private, every change goes
+//! through a method named for what happened, every look through a getter.
 
 use leptos::prelude::*;
 
 use super::countdown::Reading;
 use crate::session::{EndReason, SessionReport};
 
-/// Everything the page knows about its session. One instance per page
-/// (browser tab), shared by every component and by the server-function client.
-#[derive(Clone)]
-pub struct SessionState {
-    pub idle: ArcRwSignal<Option<Reading>>,
-    pub absolute: ArcRwSignal<Option<Reading>>,
-    /// How long before the end the warning shows, and how often the page may
-    /// send a keep-alive, in seconds, as the server's policy says.
-    pub warning_secs: ArcRwSignal<i64>,
-    pub keep_alive_secs: ArcRwSignal<i64>,
-    pub ended: ArcRwSignal<Option<EndReason>>,
-    pub username: ArcRwSignal<Option<String>>,
-    /// Counts the times the session came back after an in-place sign-in;
-    /// whatever failed meanwhile re-runs when it changes.
-    pub resumed: ArcRwSignal<u64>,
-    /// Monotonic ms of the last answer that extended the session (any tab).
-    pub last_contact_ms: ArcRwSignal<f64>,
-    /// The idle time left as the last guarded answer in this tab said it:
-    /// the guard passes each one on to the other tabs.
-    pub heard: ArcRwSignal<Option<Reading>>,
-    pub guard_mounted: ArcRwSignal<bool>,
+/// How long before the end the warning shows, and how often the page may
+/// send a keep-alive, in seconds, as the server's policy says. The page
+/// knows them only from a report: it holds no timing of its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub warning_secs: i64,
+    pub keep_alive_secs: i64,
 }
 
-impl SessionState {
+/// The signals behind [`SessionState`].
+struct Signals {
+    idle: ArcRwSignal<Option<Reading>>,
+    absolute: ArcRwSignal<Option<Reading>>,
+    /// `None` until a report arrives: no warning opens and no keep-alive
+    /// goes out before then.
+    timing: ArcRwSignal<Option<Timing>>,
+    ended: ArcRwSignal<Option<EndReason>>,
+    username: ArcRwSignal<Option<String>>,
+    /// Counts the times the session came back after an in-place sign-in;
+    /// whatever failed meanwhile re-runs when it changes.
+    resumed: ArcRwSignal<u64>,
+    /// Monotonic ms of the last answer that extended the session (any tab).
+    last_contact_ms: ArcRwSignal<f64>,
+    /// The idle time left as the last guarded answer in this tab said it:
+    /// the guard passes each one on to the other tabs.
+    heard: ArcRwSignal<Option<Reading>>,
+    guard_mounted: ArcRwSignal<bool>,
+}
+
+impl Signals {
     fn new() -> Self {
-        SessionState {
+        Signals {
             idle: ArcRwSignal::new(None),
             absolute: ArcRwSignal::new(None),
-            warning_secs: ArcRwSignal::new(120),
-            keep_alive_secs: ArcRwSignal::new(60),
+            timing: ArcRwSignal::new(None),
             ended: ArcRwSignal::new(None),
             username: ArcRwSignal::new(None),
             resumed: ArcRwSignal::new(0),
@@ -53,44 +61,170 @@ impl SessionState {
             guard_mounted: ArcRwSignal::new(false),
         }
     }
+}
+
+// One record per thread: in the browser, the page (browser tab). On the
+// server, one per worker thread, shared by every request it renders: server
+// rendering only reads it (effects and answers are the browser's), so there
+// it always holds the values above.
+thread_local! {
+    static SIGNALS: Signals = Signals::new();
+}
+
+fn signals<T>(f: impl FnOnce(&Signals) -> T) -> T {
+    SIGNALS.with(f)
+}
+
+/// Everything the page knows about its session. A handle to the one record
+/// per page (browser tab), shared by every component and by the
+/// server-function client: `Copy`, holding nothing itself.
+#[derive(Clone, Copy)]
+pub struct SessionState(());
+
+impl SessionState {
+    /// The idle time left, as last read (tracked).
+    pub fn idle(self) -> Option<Reading> {
+        signals(|s| s.idle.get())
+    }
+
+    /// The time left to the maximum lifetime, as last read (tracked).
+    pub fn absolute(self) -> Option<Reading> {
+        signals(|s| s.absolute.get())
+    }
+
+    /// The server's timing, once a report has given it (tracked).
+    pub fn timing(self) -> Option<Timing> {
+        signals(|s| s.timing.get())
+    }
+
+    pub fn timing_untracked(self) -> Option<Timing> {
+        signals(|s| s.timing.get_untracked())
+    }
+
+    /// Why the session ended, once it has (tracked).
+    pub fn ended(self) -> Option<EndReason> {
+        signals(|s| s.ended.get())
+    }
+
+    pub fn ended_untracked(self) -> Option<EndReason> {
+        signals(|s| s.ended.get_untracked())
+    }
+
+    /// The name the server last gave for the signed-in user.
+    pub fn username_untracked(self) -> Option<String> {
+        signals(|s| s.username.get_untracked())
+    }
+
+    /// How many times the session resumed (tracked).
+    pub fn resumed(self) -> u64 {
+        signals(|s| s.resumed.get())
+    }
+
+    /// Monotonic ms of the last answer that extended the session (any tab).
+    pub fn last_contact_ms_untracked(self) -> f64 {
+        signals(|s| s.last_contact_ms.get_untracked())
+    }
+
+    /// The last guarded answer's idle time left, in this tab (tracked).
+    pub fn heard(self) -> Option<Reading> {
+        signals(|s| s.heard.get())
+    }
 
     /// Takes in a status report (from the status query or an extend).
-    pub fn apply(&self, report: &SessionReport, now_ms: f64) {
-        self.warning_secs.set(report.warning_secs as i64);
-        self.keep_alive_secs.set(report.keep_alive_secs as i64);
-        if report.signed_in {
-            self.idle.set(Some(Reading {
-                remaining_secs: report.idle_remaining_secs as i64,
-                observed_at_ms: now_ms,
+    pub fn apply(self, report: &SessionReport, now_ms: f64) {
+        signals(|s| {
+            s.timing.set(Some(Timing {
+                warning_secs: report.warning_secs as i64,
+                keep_alive_secs: report.keep_alive_secs as i64,
             }));
-            self.absolute.set(Some(Reading {
-                remaining_secs: report.absolute_remaining_secs as i64,
-                observed_at_ms: now_ms,
-            }));
-            if report.username.is_some() {
-                self.username.set(report.username.clone());
+            if report.signed_in {
+                s.idle
+                    .set(Some(reading(report.idle_remaining_secs as i64, now_ms)));
+                s.absolute
+                    .set(Some(reading(report.absolute_remaining_secs as i64, now_ms)));
+                if report.username.is_some() {
+                    s.username.set(report.username.clone());
+                }
+            } else if s.ended.get_untracked().is_none() {
+                s.ended
+                    .set(Some(report.reason.unwrap_or(EndReason::Missing)));
             }
-        } else if self.ended.get_untracked().is_none() {
-            self.ended
-                .set(Some(report.reason.unwrap_or(EndReason::Missing)));
-        }
+        });
     }
 
     /// The session ended (401 seen, status says so, or another tab said so).
-    pub fn end(&self, reason: EndReason) {
-        if self.ended.get_untracked().is_none() {
-            self.ended.set(Some(reason));
-        }
+    pub fn end(self, reason: EndReason) {
+        signals(|s| {
+            if s.ended.get_untracked().is_none() {
+                s.ended.set(Some(reason));
+            }
+        });
+    }
+
+    /// A guarded answer in this tab said how much idle time is left.
+    pub fn heard_answer(self, reading: Reading) {
+        signals(|s| {
+            s.idle.set(Some(reading));
+            s.last_contact_ms.set(reading.observed_at_ms);
+            s.heard.set(Some(reading));
+        });
+    }
+
+    /// Another tab extended the session: this is what is left, heard at `at`.
+    pub fn extended_elsewhere(self, idle_secs: i64, absolute_secs: i64, at: f64) {
+        signals(|s| {
+            s.idle.set(Some(reading(idle_secs, at)));
+            s.absolute.set(Some(reading(absolute_secs, at)));
+            s.last_contact_ms.set(at);
+        });
+    }
+
+    /// A guarded answer in another tab: the idle time left, heard at `at`.
+    pub fn remaining_elsewhere(self, idle_secs: i64, at: f64) {
+        signals(|s| {
+            s.idle.set(Some(reading(idle_secs, at)));
+            s.last_contact_ms.set(at);
+        });
+    }
+
+    /// The server heard from this page at monotonic `at` (an extend, or the
+    /// page's own loading), which counts as activity there.
+    pub fn contact(self, at: f64) {
+        signals(|s| s.last_contact_ms.set(at));
+    }
+
+    /// Signed in again as the same user: the session is back, and whatever
+    /// failed meanwhile re-runs.
+    pub fn resume(self) {
+        signals(|s| {
+            s.ended.set(None);
+            s.resumed.update(|n| *n += 1);
+        });
+    }
+
+    /// A [`super::SessionGuard`] is (or is no longer) on the page: while one
+    /// is, a 401 opens its dialog instead of leaving the page.
+    pub fn set_guard_mounted(self, mounted: bool) {
+        signals(|s| s.guard_mounted.set(mounted));
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn guard_mounted_untracked(self) -> bool {
+        signals(|s| s.guard_mounted.get_untracked())
     }
 }
 
-thread_local! {
-    static STATE: SessionState = SessionState::new();
+/// `remaining_secs` as heard at monotonic `at`.
+fn reading(remaining_secs: i64, at: f64) -> Reading {
+    Reading {
+        remaining_secs,
+        observed_at_ms: at,
+    }
 }
 
 /// This page's session state.
 pub fn state() -> SessionState {
-    STATE.with(Clone::clone)
+    SessionState(())
 }
 
 /// How many times the session resumed after an in-place sign-in; reading it
@@ -98,7 +232,7 @@ pub fn state() -> SessionState {
 pub fn resumed_count() -> u64 {
     #[cfg(feature = "hydrate")]
     {
-        state().resumed.get()
+        state().resumed()
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -138,20 +272,14 @@ pub fn observe_answer(status: u16, headers: &http::HeaderMap) {
             .and_then(EndReason::parse)
         {
             state.end(reason);
-            if !state.guard_mounted.get_untracked() {
+            if !state.guard_mounted_untracked() {
                 go_to_login(reason);
             }
             return;
         }
     }
     if let Some(secs) = header(IDLE_REMAINING_HEADER).and_then(|v| v.parse::<i64>().ok()) {
-        let reading = Reading {
-            remaining_secs: secs,
-            observed_at_ms: monotonic_now_ms(),
-        };
-        state.idle.set(Some(reading));
-        state.last_contact_ms.set(reading.observed_at_ms);
-        state.heard.set(Some(reading));
+        state.heard_answer(reading(secs, monotonic_now_ms()));
     }
 }
 

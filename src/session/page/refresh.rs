@@ -1,0 +1,165 @@
+//! Status refresh: the page re-asks the passive status whenever its
+//! countdown may be stale (tab shown again, page restored from the
+//! back-forward cache, network back, wall time jumping against monotonic
+//! time, the deadline reached): the server decides whether the session
+//! ended. And the first report, rendered with the page.
+
+use leptos::{ev, prelude::*, task::spawn_local};
+use leptos_use_event_listener::use_event_listener;
+use leptos_use_window::use_window;
+
+use super::{
+    countdown,
+    tracker::{monotonic_now_ms, SessionState},
+    warning::Warning,
+};
+use crate::session::session_status;
+
+/// The passive status query as the guard asks it. Promises: one question
+/// at a time; every answer lands in the state and the countdown.
+#[derive(Clone, Copy)]
+pub(super) struct Status {
+    state: SessionState,
+    warning: Warning,
+    /// A question is on its way.
+    asking: StoredValue<bool>,
+    /// Monotonic ms of the last question.
+    last_asked: StoredValue<f64>,
+    /// Wall time less monotonic time at the last tick.
+    wall_offset: StoredValue<f64>,
+}
+
+pub(super) fn use_status(state: SessionState, warning: Warning) -> Status {
+    Status {
+        state,
+        warning,
+        asking: StoredValue::new(false),
+        last_asked: StoredValue::new(f64::MIN),
+        wall_offset: StoredValue::new(wall_now_ms() - monotonic_now_ms()),
+    }
+}
+
+impl Status {
+    /// Ask the server (passively) how things stand.
+    pub fn ask(self) {
+        if self.asking.get_value() {
+            return;
+        }
+        self.asking.set_value(true);
+        self.last_asked.set_value(monotonic_now_ms());
+        spawn_local(async move {
+            if let Ok(report) = session_status().await {
+                self.state.apply(&report, monotonic_now_ms());
+            }
+            self.asking.set_value(false);
+            self.warning.recompute_at(monotonic_now_ms());
+        });
+    }
+
+    /// On the clock's tick at monotonic `at`: asks when wall time moved
+    /// differently (the machine slept, or the clock was set).
+    pub fn notice_clock_jump(self, at: f64) {
+        let offset = wall_now_ms() - at;
+        if countdown::clock_jumped(self.wall_offset.get_value(), offset) {
+            self.ask();
+        }
+        self.wall_offset.set_value(offset);
+    }
+
+    /// On the clock's tick at monotonic `at`: at the deadline, asks whether
+    /// the session ended (not more often than every two seconds).
+    pub fn ask_if_due(self, at: f64) {
+        let due = self
+            .warning
+            .remaining
+            .get_untracked()
+            .is_some_and(|r| r <= 0);
+        if due
+            && self.state.ended_untracked().is_none()
+            && at - self.last_asked.get_value() > 2000.0
+        {
+            self.ask();
+        }
+    }
+
+    /// After a sign-in again: the same user picks up where they were (what
+    /// failed re-runs); another user gets a fresh page, nothing of the first.
+    /// Answers whether the page resumed.
+    pub fn resume_as(self, username: &str) -> bool {
+        let same = self.state.username_untracked().as_deref() == Some(username);
+        if !same {
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().reload();
+            }
+            return false;
+        }
+        self.state.resume();
+        self.ask();
+        true
+    }
+}
+
+/// Coming back: tab shown again, page restored from the back-forward
+/// cache, network back. The countdown may be stale; the server knows.
+pub(super) fn use_refresh_on_return(status: Status, visibility: Signal<web_sys::VisibilityState>) {
+    Effect::new(move |was: Option<web_sys::VisibilityState>| {
+        let is = visibility.get();
+        if was.is_some() && is == web_sys::VisibilityState::Visible {
+            status.ask();
+        }
+        is
+    });
+    for name in ["pageshow", "online"] {
+        let _ = use_event_listener(
+            use_window(),
+            ev::Custom::<web_sys::Event>::new(name),
+            move |_| status.ask(),
+        );
+    }
+}
+
+/// The first report, from the page itself. Promises: the state learns the
+/// deadlines and timing without a request of its own on a first visit;
+/// when that report failed, it asks.
+pub(super) fn use_first_report(state: SessionState, warning: Warning, status: Status) {
+    // The deadlines come with the page: the server renders its status into
+    // the HTML (a resource, read passively as the status call reads it), so
+    // a first visit makes no request once hydrated. A guard mounted by
+    // navigating in the page fetches it instead. Where it comes from the
+    // server it is dated at 0 in the page's clock, the start of the
+    // navigation (`monotonic_now_ms` there), a little before the server
+    // measured it: the page may believe it has less time, never more.
+    let first_report = Resource::new(
+        || (),
+        |_| async {
+            // On the server the status itself, not the server function: a
+            // failure to read it must not give the page (already guarded)
+            // the function's error status.
+            #[cfg(feature = "ssr")]
+            let report = crate::session::server::guard::status().await;
+            #[cfg(not(feature = "ssr"))]
+            let report = session_status().await;
+            report.map(|report| (report, monotonic_now_ms()))
+        },
+    );
+    Effect::new(move |_| match first_report.get() {
+        Some(Ok((report, measured_at))) => {
+            state.apply(&report, measured_at);
+            warning.recompute_at(monotonic_now_ms());
+        }
+        Some(Err(_)) => status.ask(),
+        None => {}
+    });
+}
+
+/// Wall-clock ms (browser only: on the server the guard never ticks).
+fn wall_now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
+}
