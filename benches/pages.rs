@@ -50,7 +50,7 @@ async fn main() {
     }
     let ratio = medians[2].as_secs_f64() / medians[0].as_secs_f64();
     println!("ratio last/first: {ratio:.2} (goal: under 1.5)");
-    let writes = app.state.store.writes();
+    let writes = app.state.sessions.store.counts().writes();
     println!(
         "session-store writes during {} guarded calls: {writes}",
         ROUNDS * pages.len() + 3

@@ -33,6 +33,11 @@ use crate::{
     session::{ExtendSession, SessionStatus},
 };
 
+/// The server functions that answer without a live session; every other
+/// one is guarded (`session::server::layers`). A test enumerates the
+/// registered functions against this list.
+pub const PUBLIC_SERVER_FNS: &[&str] = &[SignIn::PATH, SessionStatus::PATH];
+
 /// Every registered server function, by path and method.
 static SERVER_FNS: LazyLock<HashSet<(String, Method)>> = LazyLock::new(|| {
     server_fn::axum::server_fn_paths()

@@ -7,7 +7,9 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
-use crate::{proxy::TrustedProxies, session::server::policy::Policy};
+use crate::proxy::TrustedProxies;
+use crate::session::server::policy::Policy;
+pub use crate::session::server::policy::SessionSettings;
 
 /// The table of `Leptos.toml` that holds our settings.
 const TABLE: &str = "session-guard";
@@ -18,15 +20,6 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("cannot read {path}: {reason}")]
     File { path: String, reason: String },
-}
-
-/// How sessions end, all enforced on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionSettings {
-    pub idle_timeout: Duration,
-    pub warning: Duration,
-    pub absolute_timeout: Duration,
-    pub cookie_secure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

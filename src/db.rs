@@ -140,7 +140,7 @@ pub enum DbError {
 }
 
 /// One server per SQLite file. A server keeps session records in memory
-/// (`session::cache`) and, on SQLite, has no way to hear another process
+/// (`session::server::store`) and, on SQLite, has no way to hear another process
 /// change them, so a second server on the same file is refused at start-up
 /// instead of serving a signed-out session from memory. Held while the
 /// server runs; the operating system releases it when the process ends.

@@ -35,7 +35,6 @@ use tower_http::{
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
-use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tracing::Span;
 
 use crate::{
@@ -46,7 +45,7 @@ use crate::{
     config::{ConfigError, Settings},
     db::{self, DbError, SessionPool},
     proxy, security,
-    session::server::{guard, policy::Policy, store, store::GuardedStore},
+    session::server::{layers, GuardedRoutes, Sessions},
     state::AppState,
 };
 
@@ -173,14 +172,9 @@ pub async fn state(
     db::follow_database_clock(&db, &clock)
         .await
         .map_err(DbError::Connect)?;
-    let policy = Policy::new(&settings.session);
-    let store = GuardedStore::new(&db.sessions, policy);
-    store.migrate().await.map_err(StartError::Store)?;
-    let cookie_name = if settings.session.cookie_secure {
-        "__Host-session_guard"
-    } else {
-        "session_guard"
-    };
+    let sessions = Sessions::open(&settings.session, db.clone(), clock.clone(), GUARDED)
+        .await
+        .map_err(StartError::Store)?;
     // Shared by the instances on PostgreSQL; one server's on SQLite.
     let throttle = match &db.sessions {
         SessionPool::Postgres(_) => {
@@ -193,13 +187,19 @@ pub async fn state(
         leptos,
         db,
         clock,
-        policy,
-        store,
+        sessions,
         throttle,
         verifications: Default::default(),
-        cookie_name,
     })
 }
+
+/// What the session guard protects: the pages that need a live session and
+/// the server functions that do not.
+const GUARDED: GuardedRoutes = GuardedRoutes {
+    public_fns: api::PUBLIC_SERVER_FNS,
+    protected_pages: &["/items", "/items/*", "/sessions"],
+    home: "/items",
+};
 
 /// The app's routes, found once per process. Finding them renders the app
 /// with resource loading suppressed through a process-global flag, and a
@@ -220,19 +220,10 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// The whole HTTP application for `state`.
 pub fn router(state: AppState) -> Router {
     let routes = route_list();
-    let session_layer = SessionManagerLayer::new(state.store.clone())
-        .with_name(state.cookie_name)
-        .with_secure(state.settings.session.cookie_secure)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        // No Expires/Max-Age: the cookie ends with the browser; the server
-        // holds the real deadlines.
-        .with_expiry(Expiry::OnSessionEnd);
-
+    let session_layer = state.sessions.layer();
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || provide_state(&state)
     };
     let app = Router::new()
         .route(
@@ -253,11 +244,11 @@ pub fn router(state: AppState) -> Router {
         app
     };
     let mut app = app
-        .layer(from_fn_with_state(state.clone(), guard::page_layer))
+        .layer(from_fn_with_state(state.clone(), layers::page_layer))
         // Inside the guard: a call without a live session is refused 401
         // whatever its body, and learns nothing of the functions' fields.
         .layer(axum::middleware::from_fn(api::only_known_fields))
-        .layer(from_fn_with_state(state.clone(), guard::api_layer))
+        .layer(from_fn_with_state(state.clone(), layers::api_layer))
         .layer(session_layer)
         // Before any session work: a cross-origin post never touches a session.
         .layer(from_fn_with_state(
@@ -306,7 +297,10 @@ pub fn router(state: AppState) -> Router {
         // It rewrites the path, so it goes around the whole router: a
         // router's own layers run after routing.
         return Router::new().fallback_service(tower::Layer::layer(
-            &from_fn_with_state(state, crate::session::server::test_hooks::baseline),
+            &from_fn_with_state(
+                state.sessions.clone(),
+                crate::session::server::test_hooks::baseline,
+            ),
             app,
         ));
     }
@@ -314,7 +308,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+    handle_server_fns_with_context(move || provide_state(&state), req).await
+}
+
+/// What server functions and server-rendered components reach through
+/// Leptos' context: the app's state, and the sessions' own.
+fn provide_state(state: &AppState) {
+    provide_context(state.clone());
+    provide_context(state.sessions.clone());
 }
 
 /// Deletes ended sessions and old reasons every minute, gives older
@@ -325,7 +326,7 @@ pub fn spawn_sweeper(state: &AppState) {
     let db = state.db.clone();
     let clock = state.clock.clone();
     let throttle = state.throttle.clone();
-    let store = state.store.clone();
+    let sessions = state.sessions.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -338,12 +339,12 @@ pub fn spawn_sweeper(state: &AppState) {
             }
             // Records from an older version, still running during a
             // rolling deploy, name no user until this fills it in.
-            match store.fill_in_owners().await {
+            match sessions.store.sql().fill_in_owners().await {
                 Ok(0) => {}
                 Ok(filled) => tracing::info!(sessions = filled, "filled in sessions' users"),
                 Err(err) => tracing::warn!(error = %err, "cannot fill in sessions' users"),
             }
-            match store::sweep(&db, clock.now()).await {
+            match sessions.sweep().await {
                 Ok(swept) if swept.sessions + swept.endings > 0 => {
                     tracing::info!(
                         sessions = swept.sessions,

@@ -1,5 +1,5 @@
 //! What every request can reach on the server: settings, database, clock,
-//! session policy and store. Built once at start-up.
+//! the sessions. Built once at start-up.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::{
     config::Settings,
     db::Database,
     error::AppError,
-    session::server::{policy::Policy, store::GuardedStore},
+    session::server::Sessions,
 };
 
 #[derive(Clone, Debug)]
@@ -21,13 +21,12 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub db: Database,
     pub clock: Clock,
-    pub policy: Policy,
-    pub store: GuardedStore,
+    /// The session module's own state: policy, store, and the routes it
+    /// guards.
+    pub sessions: Sessions,
     pub throttle: SignInThrottle,
     /// Places for password verifications (bounded: see `auth::password`).
     pub verifications: VerifyQueue,
-    /// The session cookie's name (`__Host-` prefixed when the cookie is Secure).
-    pub cookie_name: &'static str,
 }
 
 impl AppState {
@@ -37,6 +36,12 @@ impl AppState {
             tracing::error!("AppState missing from the server-function context");
             AppError::Internal
         })
+    }
+}
+
+impl FromRef<AppState> for Sessions {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
     }
 }
 

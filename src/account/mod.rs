@@ -3,7 +3,7 @@
 //! their password again (OWASP ASVS 3.3.4).
 //!
 //! The server functions are guarded like every other one. A session is
-//! named by its handle (a hash of its id, `session::devices`), and every
+//! named by its handle (a hash of its id, `session::server::devices`), and every
 //! handle a request names is looked up among the signed-in user's own
 //! sessions only: another user's session cannot be seen or ended, and
 //! answers the same 404 as one that never existed. A session ended here is
@@ -80,8 +80,9 @@ mod backend {
     use crate::{
         auth::confirm_password,
         session::server::{
-            devices::{self, Listed},
-            guard::{self, LiveSession},
+            check::LiveSession,
+            devices, guard,
+            store::{Listed, SessionRecords},
         },
         state::AppState,
     };
@@ -161,6 +162,7 @@ mod backend {
 
     async fn end(state: &AppState, live: &LiveSession, ids: &[Id]) -> Result<u64, AppError> {
         let ended = state
+            .sessions
             .store
             .revoke(live.user_id, ids, state.clock.now())
             .await?;
@@ -185,7 +187,7 @@ mod backend {
         let now = state.clock.now();
         Ok(Mine {
             current: session.id(),
-            listed: state.store.sessions_of(live.user_id, now).await?,
+            listed: state.sessions.store.sessions_of(live.user_id, now).await?,
             now,
         })
     }

@@ -52,7 +52,7 @@ mod backend {
     use crate::auth::throttle::{Client, Denied, Who};
     use crate::proxy::ClientAddr;
     use crate::session::{
-        server::{devices::Origin, guard},
+        server::{check, devices::Origin, guard, Sessions},
         EndReason,
     };
     use crate::state::AppState;
@@ -70,7 +70,16 @@ mod backend {
         };
         let (session, cookies) = guard::request_session_from_context()?;
         let origin = Origin::of(user_agent().as_deref(), addr);
-        guard::start(&state, &session, &cookies, user.id, &user.username, origin).await?;
+        let sessions = Sessions::from_context()?;
+        check::start(
+            &sessions,
+            &session,
+            &cookies,
+            user.id,
+            &user.username,
+            origin,
+        )
+        .await?;
         tracing::info!(username = user.username.as_str(), user_id = user.id, client = %addr, "signed in");
         if let Some(next) = next {
             let target = safe_next(&next).unwrap_or_else(|| "/items".to_owned());
@@ -177,9 +186,9 @@ mod backend {
     }
 
     pub async fn sign_out() -> Result<(), AppError> {
-        let state = AppState::from_context()?;
+        let sessions = Sessions::from_context()?;
         let (session, cookies) = guard::request_session_from_context()?;
-        guard::sign_out(&state, &session, &cookies).await?;
+        check::sign_out(&sessions, &session, &cookies).await?;
         leptos_axum::redirect(&login_url(Some(EndReason::SignedOut), None));
         Ok(())
     }

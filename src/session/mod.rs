@@ -1,7 +1,9 @@
 //! Everything about sessions: how long they live, how they end, and how the
 //! page learns about it. Depends on nothing else in the app but the error
-//! type, the clock and the database pools; `auth/`, `items/` and `account/`
-//! depend on it.
+//! type, the clock, the database pools and the modal dialog; `auth/`,
+//! `items/` and `account/` depend on it, and the app hands it what it needs
+//! (`server::Sessions`, `SignInOut`). No two of its files depend on each
+//! other in a cycle.
 //!
 //! - [`contract`]: what server and page agree on (reasons, the status
 //!   report, the headers on every guarded answer).

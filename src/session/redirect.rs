@@ -7,6 +7,10 @@
 
 use super::EndReason;
 
+/// The login page, part of the session's contract with the app: where an
+/// ended session sends its page.
+pub const LOGIN_PATH: &str = "/login";
+
 /// `raw` if it is a safe same-site path to return to, else `None`.
 pub fn safe_next(raw: &str) -> Option<String> {
     let ok = raw.starts_with('/')
@@ -28,8 +32,8 @@ pub fn login_url(reason: Option<EndReason>, next: Option<&str>) -> String {
         pairs.push(("next", next));
     }
     match serde_urlencoded::to_string(&pairs) {
-        Ok(query) if !query.is_empty() => format!("/login?{query}"),
-        _ => "/login".to_owned(),
+        Ok(query) if !query.is_empty() => format!("{LOGIN_PATH}?{query}"),
+        _ => LOGIN_PATH.to_owned(),
     }
 }
 

@@ -82,10 +82,10 @@ async fn asvs_3_2_1_the_session_id_changes_at_every_sign_in() {
 async fn a_sign_in_without_a_session_writes_the_store_once() {
     let app = spawn_app().await;
     app.add_user("alice", "s3cret").await;
-    let before = app.state.store.writes();
+    let before = app.state.sessions.store.counts().writes();
     let cookie = app.sign_in("alice", "s3cret").await;
     // The new record, and no delete of an id that was never stored.
-    assert_eq!(app.state.store.writes() - before, 1);
+    assert_eq!(app.state.sessions.store.counts().writes() - before, 1);
     let res = app.list_items(&cookie, 1).await;
     assert_eq!(res.status(), 200);
 }

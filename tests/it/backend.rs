@@ -154,7 +154,7 @@ async fn a_session_ended_while_an_instance_could_not_hear_is_not_served_from_its
         assert_eq!(res.status(), 200);
     }
     assert!(
-        app.state.store.cache_hits() > 0,
+        app.state.sessions.store.cache_hits() > 0,
         "the session is served from memory"
     );
 

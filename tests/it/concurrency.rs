@@ -16,7 +16,7 @@ use futures::future::join_all;
 use reqwest::Response;
 use session_guard::{
     clock::Clock,
-    session::server::{store::SESSIONS_TABLE, writes::Step},
+    session::server::store::{race::Step, SESSIONS_TABLE},
 };
 
 const IDLE: u64 = 900;
@@ -39,7 +39,7 @@ async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
     let browser = app.alice().await;
     // Past one write slice: each of these calls writes its activity.
     app.advance(SLICE);
-    let window = app.state.store.race_window();
+    let window = app.state.sessions.store.sql().race_window();
     window.hold(Step::Touch);
     let calls: Vec<_> = (0..10)
         .map(|i| {
@@ -158,7 +158,7 @@ async fn extend_held_before_its_write(
     browser: &Browser,
 ) -> tokio::task::JoinHandle<Response> {
     app.advance(IDLE - 1);
-    let window = app.state.store.race_window();
+    let window = app.state.sessions.store.sql().race_window();
     window.hold(Step::Touch);
     let extend = tokio::spawn({
         let browser = browser.clone();
@@ -172,7 +172,7 @@ async fn extend_held_before_its_write(
 async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_session() {
     let app = spawn_app().await;
     let browser = app.alice().await;
-    let window = app.state.store.race_window();
+    let window = app.state.sessions.store.sql().race_window();
     let extend = extend_held_before_its_write(&app, &browser).await;
 
     // The deadline passes; another tab's status check finds it past due
@@ -206,7 +206,7 @@ async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_sess
 async fn stay_signed_in_that_loses_the_race_to_the_deadline_answers_401_not_200() {
     let app = spawn_app().await;
     let browser = app.alice().await;
-    let window = app.state.store.race_window();
+    let window = app.state.sessions.store.sql().race_window();
     let extend = extend_held_before_its_write(&app, &browser).await;
 
     // The session ends (another tab's status check) before the extend writes.
@@ -291,7 +291,7 @@ async fn many_calls_at_once_write_activity_once_per_slice_on_a_moving_clock() {
     let mut last_remaining = 0;
     for round in 0..5 {
         app.advance(SLICE);
-        let before = app.state.store.writes();
+        let before = app.state.sessions.store.counts().writes();
         let calls: Vec<_> = (0..20)
             .map(|i| {
                 let browser = browser.clone();
@@ -307,7 +307,7 @@ async fn many_calls_at_once_write_activity_once_per_slice_on_a_moving_clock() {
             assert!(left > IDLE as i64 - 2, "round {round}: {left} s left");
         }
         assert_eq!(
-            app.state.store.writes() - before,
+            app.state.sessions.store.counts().writes() - before,
             1,
             "round {round}: one activity write per slice"
         );

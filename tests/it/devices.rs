@@ -258,8 +258,26 @@ async fn sessions_written_without_their_user_are_found_once_filled_in() {
     .unwrap();
     assert_eq!(list(&laptop).await.len(), 1, "not found by its user");
 
-    assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 1);
-    assert_eq!(app.state.store.fill_in_owners().await.unwrap(), 0);
+    assert_eq!(
+        app.state
+            .sessions
+            .store
+            .sql()
+            .fill_in_owners()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.state
+            .sessions
+            .store
+            .sql()
+            .fill_in_owners()
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(list(&laptop).await.len(), 2);
     let res = laptop.end_other_sessions(PASSWORD).await;
     assert_eq!(json(res).await, 1);

@@ -4,7 +4,9 @@
 //! functions).
 //!
 //! Run one module with `cargo test --features ssr,test-hooks --test it session::`.
-#![cfg(feature = "ssr")]
+//! They need the test hooks: the race tests hold requests in the store's
+//! race window, which exists only in such a build.
+#![cfg(all(feature = "ssr", feature = "test-hooks"))]
 
 mod common;
 
@@ -21,3 +23,4 @@ mod logs;
 mod restart;
 mod security;
 mod session;
+mod store;

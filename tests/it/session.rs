@@ -3,12 +3,12 @@
 
 use crate::common::{is_cookie, json, set_cookies, spawn_app, Anon, Browser, ResponseExt, TestApp};
 use reqwest::header;
+use session_guard::api::PUBLIC_SERVER_FNS;
 use session_guard::db::SessionPool;
 use session_guard::session::{
     server::{
-        guard::{PUBLIC_SERVER_FNS, SESSION_KEY},
-        policy::SessionData,
-        store,
+        record::{self, SessionData, SESSION_KEY},
+        store::{self, SessionRecords},
     },
     END_REASON_HEADER, IDLE_REMAINING_HEADER,
 };
@@ -138,8 +138,8 @@ async fn reasons_are_kept_and_never_signed_in_stays_distinct() {
     assert!(login.contains("inactivity"), "the login page says why");
 
     // Long after, the reason is swept and the cookie means nothing.
-    app.advance(store::REASON_RETENTION_SECS as u64 + 1);
-    store::sweep(&app.state.db, app.clock.now()).await.unwrap();
+    app.advance(app.state.sessions.policy.reason_retention as u64 + 1);
+    app.state.sessions.sweep().await.unwrap();
     let res = app.list_items(&cookie, 1).await;
     assert_eq!(json(res).await["reason"], "missing");
 }
@@ -162,7 +162,7 @@ async fn the_login_page_names_each_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
     let (app, browser) = signed_in().await;
-    let before = app.state.store.writes();
+    let before = app.state.sessions.store.counts().writes();
     // 1,000 requests over 100 simulated seconds; the write slice is 15 s.
     for i in 0..1000 {
         if i % 10 == 0 {
@@ -171,7 +171,7 @@ async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
         let res = browser.extend().await;
         assert_eq!(res.status(), 200);
     }
-    let writes = app.state.store.writes() - before;
+    let writes = app.state.sessions.store.counts().writes() - before;
     assert!(
         (1..=8).contains(&writes),
         "{writes} session writes for 1,000 requests"
@@ -181,14 +181,14 @@ async fn a_thousand_guarded_requests_write_the_store_a_handful_of_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarded_requests_in_a_row_read_the_session_from_memory() {
     let (app, browser) = signed_in().await;
-    let store = &app.state.store;
-    let reads_before = store.reads();
+    let store = &app.state.sessions.store;
+    let reads_before = store.counts().reads();
     let hits_before = store.cache_hits();
     for _ in 0..500 {
         let res = browser.list_items(1).await;
         assert_eq!(res.status(), 200);
     }
-    let reads = store.reads() - reads_before;
+    let reads = store.counts().reads() - reads_before;
     let hits = store.cache_hits() - hits_before;
     assert_eq!(reads + hits, 500, "every request loaded its session once");
     // One read fills the cache; an entry lives 10 s, so a slow run reads
@@ -234,7 +234,7 @@ async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_aliv
     assert_eq!(res.status(), 200);
     // Memory serves the session (on PostgreSQL only once this instance
     // listens for changes, which it starts doing in the background).
-    let store = &app.state.store;
+    let store = &app.state.sessions.store;
     let mut served_from_memory = false;
     for _ in 0..100 {
         let hits = store.cache_hits();
@@ -251,9 +251,9 @@ async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_aliv
     // another instance were lost) records activity near the deadline.
     app.advance(IDLE - 5);
     let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
-    let unheard = store::GuardedStore::new(&unheard_pool(&app).await, app.state.policy);
+    let unheard = store::GuardedStore::open(&unheard_pool(&app).await, app.state.sessions.policy);
     let mut record = unheard.load_fresh(&id).await.unwrap().expect("stored");
-    let mut data = store::session_data(&record).unwrap();
+    let mut data = record::session_data(&record).unwrap();
     data.last_activity = app.clock.now();
     record
         .data
@@ -275,7 +275,7 @@ async fn an_outdated_copy_in_memory_never_ends_a_session_the_database_keeps_aliv
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_save_never_moves_activity_backwards_nor_resurrects_a_session() {
     let app = spawn_app().await;
-    let store = &app.state.store;
+    let store = &app.state.sessions.store;
     let now = app.clock.now();
     let data = |last: i64| SessionData {
         user_id: 1,
@@ -326,13 +326,13 @@ async fn the_sweep_deletes_ended_sessions_so_the_store_stays_bounded() {
     }
     assert_eq!(app.sessions_stored().await, 5);
     app.advance(IDLE);
-    let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
+    let swept = app.state.sessions.sweep().await.unwrap();
     assert_eq!(
         swept.sessions, 0,
         "the reason is kept for a while after the deadline"
     );
-    app.advance(store::REASON_RETENTION_SECS as u64 + 1);
-    let swept = store::sweep(&app.state.db, app.clock.now()).await.unwrap();
+    app.advance(app.state.sessions.policy.reason_retention as u64 + 1);
+    let swept = app.state.sessions.sweep().await.unwrap();
     assert_eq!(swept.sessions, 5);
     assert_eq!(app.sessions_stored().await, 0);
 }

@@ -19,42 +19,36 @@ use tower_cookies::{
     Cookies,
 };
 
-use super::store::REASON_RETENTION_SECS;
+use super::policy::Policy;
 use crate::session::EndReason;
-use crate::state::AppState;
-
-/// The cookie's name: the session cookie's with `_ended` appended (so it
-/// keeps the `__Host-` prefix when the session cookie has it).
-pub fn name(state: &AppState) -> String {
-    format!("{}_ended", state.cookie_name)
-}
 
 /// The reason the request's cookie names, if any.
-pub fn read(cookies: &Cookies, state: &AppState) -> Option<EndReason> {
+pub fn read(cookies: &Cookies, policy: &Policy) -> Option<EndReason> {
     cookies
-        .get(&name(state))
+        .get(&policy.cookie.ending_name())
         .and_then(|cookie| EndReason::parse(cookie.value()))
 }
 
 /// Remembers `reason` in the browser. `Missing` says nothing worth keeping,
 /// and a cookie that already says `reason` is left as it is.
-pub fn keep(cookies: &Cookies, state: &AppState, reason: EndReason) {
-    if reason == EndReason::Missing || read(cookies, state) == Some(reason) {
+pub fn keep(cookies: &Cookies, policy: &Policy, reason: EndReason) {
+    if reason == EndReason::Missing || read(cookies, policy) == Some(reason) {
         return;
     }
-    let cookie = Cookie::build((name(state), reason.as_str()))
+    let cookie = Cookie::build((policy.cookie.ending_name(), reason.as_str()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.session.cookie_secure)
-        .max_age(Duration::seconds(REASON_RETENTION_SECS))
+        .secure(policy.cookie.secure)
+        .max_age(Duration::seconds(policy.reason_retention))
         .build();
     cookies.add(cookie);
 }
 
 /// Removes the cookie (a new session has begun), if the browser has one.
-pub fn forget(cookies: &Cookies, state: &AppState) {
-    if read(cookies, state).is_some() {
-        cookies.remove(Cookie::build((name(state), "")).path("/").build());
+pub fn forget(cookies: &Cookies, policy: &Policy) {
+    if read(cookies, policy).is_some() {
+        let name = policy.cookie.ending_name();
+        cookies.remove(Cookie::build((name, "")).path("/").build());
     }
 }

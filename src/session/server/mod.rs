@@ -1,29 +1,35 @@
 //! The server's side of the session.
 //!
-//! - `policy`: the rules as arithmetic (deadlines, reasons, the write slice).
-//! - `guard`: applies the policy to every request, in one helper that
-//!   every server function calls and in the layers in front of `/api` and the
-//!   protected pages, so expiry always answers a typed 401.
-//! - `store`: the tower-sessions store wrapper that sets each record's
-//!   expiry from the policy and sweeps what has ended; `writes`, its
-//!   compare-and-set writes, which never resurrect a deleted session, never
-//!   move `last_activity` backwards and never delete a renewed one.
-//! - `devices`: a user's live sessions, found by the user id each record
-//!   carries, and ending them from another session (reason `revoked`).
+//! - `sessions`: [`Sessions`], what the module needs, built once and handed
+//!   to its layers and server functions; the app says which routes it
+//!   guards (`GuardedRoutes`).
+//! - `policy`: every duration, limit and cookie attribute, and the rules as
+//!   arithmetic (deadlines, reasons, the write slice); `record`, what each
+//!   session record holds.
+//! - `check`: applies the policy to a request's session, the one decision
+//!   all three places below make; `start` and `sign_out` for the app's
+//!   sign-in.
+//! - `layers`: the guard in front of `/api` and the protected pages, so
+//!   expiry always answers a typed 401 (or a redirect, for a page).
+//! - `guard`: the guard inside server functions, which every body calls.
+//! - `store`: the tower-sessions store in layers (the database under the
+//!   policy with compare-and-set writes, counting, memory that hears other
+//!   instances' changes), the reasons sessions ended, and the sweep.
 //! - `ending_cookie`: the short-lived cookie that tells the browser's next
 //!   requests why its session ended.
-//! - `cache`: the records in memory between requests, evicted on every
-//!   change.
-//! - `changes`: on PostgreSQL, every instance hears the changes the others
-//!   make, and catches up before it trusts its memory.
+//! - `devices`: where a session was signed in, and the name the sessions
+//!   page knows it by.
 
-pub mod cache;
-pub mod changes;
+pub mod check;
 pub mod devices;
 pub mod ending_cookie;
 pub mod guard;
+pub mod layers;
 pub mod policy;
+pub mod record;
+pub mod sessions;
 pub mod store;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
-pub mod writes;
+
+pub use sessions::{GuardedRoutes, Sessions};

@@ -1,28 +1,27 @@
-//! The session policy as pure arithmetic on seconds: when a session ends,
-//! why, and when its activity time is worth writing down.
+//! The session policy: every duration, limit and cookie attribute of a
+//! session, in one place, and the rules as pure arithmetic on seconds: when
+//! a session ends, why, and when its activity time is worth writing down.
 //!
 //! Kept free of I/O so every rule (the deadline to the second, absolute before
 //! idle, the write slice) is tested directly, and the guard only applies it.
+//! The page holds no timing of its own: it learns the warning and the
+//! keep-alive cadence from every status report.
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
+use time::OffsetDateTime;
+
+use super::record::SessionData;
 use crate::clock::UnixSecs;
-use crate::config::SessionSettings;
 use crate::session::EndReason;
 
-/// What the server keeps in each session (under [`crate::session::server::guard::SESSION_KEY`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionData {
-    pub user_id: i64,
-    pub username: String,
-    pub started_at: UnixSecs,
-    pub last_activity: UnixSecs,
-    /// Where it was signed in, for the user's list of sessions (`devices`).
-    /// Empty in records written before the list existed.
-    #[serde(default)]
-    pub device: String,
-    #[serde(default)]
-    pub address: String,
+/// How sessions end, as the operator sets it; all enforced on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub idle_timeout: Duration,
+    pub warning: Duration,
+    pub absolute_timeout: Duration,
+    pub cookie_secure: bool,
 }
 
 /// Whether a request counts as the user being active.
@@ -41,6 +40,54 @@ pub struct Policy {
     /// `last_activity` is written at most once per slice; deadlines are precise
     /// to within one slice, in the user's favour never by more.
     pub slice: i64,
+    /// How long before the end the page warns.
+    pub warning: i64,
+    /// How often the page may send an activity keep-alive.
+    pub keep_alive: i64,
+    /// How long the reason a session ended is remembered (12 hours): a user
+    /// back from lunch, or the next morning, is told why rather than
+    /// "please sign in".
+    pub reason_retention: i64,
+    pub memory: Memory,
+    pub cookie: CookiePolicy,
+}
+
+/// How the server keeps records in memory between requests (`store::cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// How long an entry may be served without being read again: bounds how
+    /// long a change made behind the server's back goes unseen.
+    pub time_to_live: Duration,
+    /// Entries at most; past it the least used go first.
+    pub capacity: u64,
+}
+
+/// The session cookie. Its attributes are fixed: `HttpOnly`,
+/// `SameSite=Lax`, `Path=/`, and no `Expires`/`Max-Age`, so it ends with
+/// the browser while the server holds the real deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookiePolicy {
+    /// `__Host-` prefixed when the cookie is `Secure`.
+    pub name: &'static str,
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    fn new(secure: bool) -> Self {
+        let name = if secure {
+            "__Host-session_guard"
+        } else {
+            "session_guard"
+        };
+        CookiePolicy { name, secure }
+    }
+
+    /// The cookie naming why the last session ended (`ending_cookie`): the
+    /// session cookie's name with `_ended` appended, so it keeps the
+    /// `__Host-` prefix when the session cookie has it.
+    pub fn ending_name(&self) -> String {
+        format!("{}_ended", self.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +108,14 @@ impl Policy {
             idle,
             absolute: settings.absolute_timeout.as_secs() as i64,
             slice: Self::write_slice(idle),
+            warning: settings.warning.as_secs() as i64,
+            keep_alive: Self::keep_alive_every(idle),
+            reason_retention: 12 * 3600,
+            memory: Memory {
+                time_to_live: Duration::from_secs(10),
+                capacity: 100_000,
+            },
+            cookie: CookiePolicy::new(settings.cookie_secure),
         }
     }
 
@@ -96,6 +151,19 @@ impl Policy {
     /// The moment the session ends if nothing more happens.
     pub fn deadline(&self, data: &SessionData) -> UnixSecs {
         self.idle_deadline(data).min(self.absolute_deadline(data))
+    }
+
+    /// The expiry date a record with `data` gets: its deadline plus the time
+    /// its reason is kept, so the store's own filter and the sweep agree
+    /// with the guard.
+    pub fn expiry_date(&self, data: &SessionData) -> Option<OffsetDateTime> {
+        let keep_until = self.deadline(data).saturating_add(self.reason_retention);
+        OffsetDateTime::from_unix_timestamp(keep_until).ok()
+    }
+
+    /// The oldest moment whose ending reason is still remembered at `now`.
+    pub fn reasons_kept_since(&self, now: UnixSecs) -> UnixSecs {
+        now - self.reason_retention
     }
 
     pub fn verdict(&self, data: &SessionData, now: UnixSecs, activity: Activity) -> Verdict {

@@ -12,7 +12,7 @@ use std::{collections::HashMap, time::Duration};
 
 use axum::{
     body::Body,
-    extract::{Query, State},
+    extract::{FromRef, Query, State},
     http::{Request, Uri},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -27,20 +27,22 @@ use tower_sessions::{
 };
 
 use super::{
-    guard::{self, LiveSession},
-    policy::SessionData,
+    check::LiveSession,
+    record::{SessionData, SESSION_KEY},
+    sessions::Sessions,
 };
-use crate::{
-    error::{http::json_error, AppError},
-    state::AppState,
-};
+use crate::error::{http::json_error, AppError};
 
 #[derive(Debug, Deserialize)]
 struct Advance {
     secs: u64,
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Sessions: FromRef<S>,
+{
     Router::new()
         .route("/__test/clock/advance", post(advance))
         .route("/__test/stats", get(stats))
@@ -62,7 +64,7 @@ pub const BASELINE_USER_HEADER: &str = "x-baseline-user";
 /// guard costs is the difference between this and the real path
 /// (`scripts/bench`).
 pub async fn baseline(
-    State(state): State<AppState>,
+    State(sessions): State<Sessions>,
     mut req: Request<Body>,
     next: Next,
 ) -> Response {
@@ -87,7 +89,7 @@ pub async fn baseline(
     };
     *req.uri_mut() = uri;
     req.extensions_mut()
-        .insert(LiveSession::unchecked(user_id, &state));
+        .insert(LiveSession::unchecked(user_id, &sessions.policy));
     next.run(req).await
 }
 
@@ -99,7 +101,7 @@ struct MakeSessions {
 
 /// Creates `count` signed-in sessions for a user, straight in the store,
 /// and answers their cookies (`name=value`, as a browser sends them).
-async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSessions>) -> Response {
+async fn make_sessions(State(state): State<Sessions>, Query(req): Query<MakeSessions>) -> Response {
     let now = state.clock.now();
     let data = SessionData {
         user_id: req.user_id,
@@ -116,26 +118,26 @@ async fn make_sessions(State(state): State<AppState>, Query(req): Query<MakeSess
     for _ in 0..req.count {
         let mut record = Record {
             id: Id::default(),
-            data: HashMap::from([(guard::SESSION_KEY.to_owned(), value.clone())]),
+            data: HashMap::from([(SESSION_KEY.to_owned(), value.clone())]),
             expiry_date: time::OffsetDateTime::now_utc(),
         };
         if state.store.create(&mut record).await.is_err() {
             return json_error(&AppError::Unavailable);
         }
-        cookies.push(format!("{}={}", state.cookie_name, record.id));
+        cookies.push(format!("{}={}", state.policy.cookie.name, record.id));
     }
     Json(json!({ "created": req.count, "cookies": cookies })).into_response()
 }
 
-async fn advance(State(state): State<AppState>, Query(by): Query<Advance>) -> Json<Value> {
+async fn advance(State(state): State<Sessions>, Query(by): Query<Advance>) -> Json<Value> {
     state.clock.advance(Duration::from_secs(by.secs));
     Json(json!({ "now": state.clock.now() }))
 }
 
-async fn stats(State(state): State<AppState>) -> Json<Value> {
+async fn stats(State(state): State<Sessions>) -> Json<Value> {
     Json(json!({
-        "session_writes": state.store.writes(),
-        "session_reads": state.store.reads(),
+        "session_writes": state.store.counts().writes(),
+        "session_reads": state.store.counts().reads(),
         "session_cache_hits": state.store.cache_hits(),
         "write_slice_secs": state.policy.slice,
         "now": state.clock.now(),

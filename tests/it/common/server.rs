@@ -10,7 +10,7 @@ use session_guard::{
     config::Settings,
     items::repo,
     server::{leptos_options, Application, StartError},
-    session::server::{ending_cookie, store::SESSIONS_TABLE},
+    session::server::store::SESSIONS_TABLE,
     state::AppState,
 };
 
@@ -112,12 +112,12 @@ impl TestApp {
     /// The name of this server's session cookie (`__Host-` prefixed when
     /// the cookie is `Secure`).
     pub fn cookie_name(&self) -> &'static str {
-        self.state.cookie_name
+        self.state.sessions.policy.cookie.name
     }
 
     /// The name of the cookie that keeps why the last session ended.
     pub fn ended_cookie_name(&self) -> String {
-        ending_cookie::name(&self.state)
+        self.state.sessions.policy.cookie.ending_name()
     }
 
     /// This server's session cookie (`name=value`) an answer sets, if any.

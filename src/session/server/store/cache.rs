@@ -12,32 +12,25 @@
 //!   the next load reads what was written.
 //! - A fill never stores a record older than an eviction: every eviction
 //!   bumps an epoch, and a load that started before it does not fill.
-//! - Entries live at most [`TIME_TO_LIVE`], which bounds how long a change
-//!   made behind the server's back goes unseen (on SQLite, an operator's SQL;
-//!   PostgreSQL's trigger reports those too).
+//! - Entries live at most the policy's time to live (`Memory`), which bounds
+//!   how long a change made behind the server's back goes unseen (on SQLite,
+//!   an operator's SQL; PostgreSQL's trigger reports those too).
 //!
 //! The guard re-reads the database before ending a session on what memory
-//! said (`GuardedStore::end_if_due` deletes only what the database still
+//! said (`SessionRecords::end_if_due` deletes only what the database still
 //! holds past its deadline), so even such a copy can never end a session
 //! early.
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex, MutexGuard,
-    },
-    time::Duration,
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Mutex, MutexGuard,
 };
 
 use moka::sync::Cache;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
-/// How long an entry may be served without being read again.
-pub const TIME_TO_LIVE: Duration = Duration::from_secs(10);
-
-/// Entries at most; past it the least used go first.
-const CAPACITY: u64 = 100_000;
+use crate::session::server::policy::Memory;
 
 #[derive(Debug, Clone)]
 pub struct SessionCache {
@@ -56,22 +49,20 @@ struct Inner {
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(u64);
 
-impl Default for SessionCache {
-    fn default() -> Self {
+impl SessionCache {
+    pub fn new(memory: Memory) -> Self {
         SessionCache {
             inner: Arc::new(Inner {
                 records: Cache::builder()
-                    .max_capacity(CAPACITY)
-                    .time_to_live(TIME_TO_LIVE)
+                    .max_capacity(memory.capacity)
+                    .time_to_live(memory.time_to_live)
                     .build(),
                 epoch: Mutex::new(0),
                 hits: AtomicU64::new(0),
             }),
         }
     }
-}
 
-impl SessionCache {
     fn epoch(&self) -> MutexGuard<'_, u64> {
         // A plain counter, consistent after any panic.
         self.inner
@@ -131,6 +122,13 @@ mod tests {
 
     use super::*;
 
+    fn cache() -> SessionCache {
+        SessionCache::new(Memory {
+            time_to_live: std::time::Duration::from_secs(10),
+            capacity: 100,
+        })
+    }
+
     fn record() -> Record {
         Record {
             id: Id::default(),
@@ -141,7 +139,7 @@ mod tests {
 
     #[test]
     fn serves_what_was_filled_until_it_is_evicted() {
-        let cache = SessionCache::default();
+        let cache = cache();
         let record = record();
         cache.fill(cache.ticket(), record.clone());
         assert_eq!(cache.get(&record.id), Some(record.clone()));
@@ -151,7 +149,7 @@ mod tests {
 
     #[test]
     fn clearing_forgets_every_record_and_refuses_fills_begun_before() {
-        let cache = SessionCache::default();
+        let cache = cache();
         let (kept, late) = (record(), record());
         cache.fill(cache.ticket(), kept.clone());
         let ticket = cache.ticket();
@@ -163,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_read_that_started_before_an_eviction_does_not_fill() {
-        let cache = SessionCache::default();
+        let cache = cache();
         let record = record();
         let ticket = cache.ticket();
         // Meanwhile a request changed a session.
@@ -174,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_record_past_its_expiry_date_is_not_served() {
-        let cache = SessionCache::default();
+        let cache = cache();
         let mut record = record();
         record.expiry_date = OffsetDateTime::now_utc() - time::Duration::seconds(1);
         cache.fill(cache.ticket(), record.clone());

@@ -25,30 +25,28 @@
 //! Errors are the store's (`session_store::Error`), which the guard answers
 //! as `503 {"error":"unavailable"}`.
 //!
-//! [`RaceWindow`] lets a test hold a request between its read and its write,
-//! to open a race on purpose; closed (the default) it costs one atomic load.
+//! A [`RaceWindow`] lets a test hold a request between its read and its
+//! write, to open a race on purpose (test-hooks builds only).
 
-use std::{
-    sync::atomic::{AtomicBool, Ordering},
-    time::Duration,
-};
-
-use time::OffsetDateTime;
-use tokio::sync::{watch, Notify};
 use tower_sessions::{
     session::{Id, Record},
     session_store,
 };
 
 use super::{
-    guard::SESSION_KEY,
-    policy::{Activity, Policy, SessionData, Verdict},
-    store::{session_data, REASON_RETENTION_SECS, RECORD_ENDING, SESSIONS_TABLE},
+    race::{RaceWindow, Step},
+    schema::{backend, decode, encode, RECORD_ENDING, SESSIONS_TABLE},
 };
-use crate::session::EndReason;
 use crate::{
     clock::UnixSecs,
     db::{on_session_pool, SessionPool},
+    session::{
+        server::{
+            policy::{Activity, Policy, Verdict},
+            record::{session_data, SessionData, SESSION_KEY},
+        },
+        EndReason,
+    },
 };
 
 /// How often a write retries after finding the record changed under it.
@@ -183,8 +181,7 @@ pub async fn create(pool: &SessionPool, record: &mut Record) -> session_store::R
     );
     let user_id = session_data(record).map(|data| data.user_id);
     for _ in 0..MAX_ATTEMPTS {
-        let data = rmp_serde::to_vec(&*record)
-            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        let data = encode(record)?;
         let inserted = on_session_pool!(pool, p => sqlx::query(&sql)
             .bind(record.id.to_string())
             .bind(data)
@@ -202,31 +199,14 @@ pub async fn create(pool: &SessionPool, record: &mut Record) -> session_store::R
     Err(kept_changing(&record.id))
 }
 
-/// The expiry date a record with `data` gets: its deadline plus the time its
-/// reason is kept, so the store's own filter and the sweep agree with the
-/// guard.
-pub fn expiry_date(policy: &Policy, data: &SessionData) -> Option<OffsetDateTime> {
-    let keep_until = policy.deadline(data).saturating_add(REASON_RETENTION_SECS);
-    OffsetDateTime::from_unix_timestamp(keep_until).ok()
-}
-
 fn put(record: &mut Record, data: &SessionData, policy: &Policy) -> session_store::Result<()> {
     let value =
         serde_json::to_value(data).map_err(|err| session_store::Error::Encode(err.to_string()))?;
     record.data.insert(SESSION_KEY.to_owned(), value);
-    if let Some(date) = expiry_date(policy, data) {
+    if let Some(date) = policy.expiry_date(data) {
         record.expiry_date = date;
     }
     Ok(())
-}
-
-fn decode(bytes: &[u8]) -> session_store::Result<Record> {
-    rmp_serde::from_slice(bytes).map_err(|err| session_store::Error::Decode(err.to_string()))
-}
-
-/// A database error as the session store reports it.
-pub(super) fn backend(err: sqlx::Error) -> session_store::Error {
-    session_store::Error::Backend(err.to_string())
 }
 
 fn kept_changing(id: &Id) -> session_store::Error {
@@ -255,8 +235,7 @@ async fn replace(
     let sql = format!(
         "UPDATE {SESSIONS_TABLE} SET data = $1, expiry_date = $2 WHERE id = $3 AND data = $4"
     );
-    let data =
-        rmp_serde::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    let data = encode(record)?;
     let updated = on_session_pool!(pool, p => sqlx::query(&sql)
         .bind(data)
         .bind(record.expiry_date)
@@ -300,90 +279,4 @@ async fn delete_recording(
         tx.commit().await.map_err(backend)?;
         Ok(deleted == 1)
     })
-}
-
-/// Where a request can be held between reading a record and writing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// In [`touch`], before the update.
-    Touch,
-    /// In [`end_if_due`], before the delete.
-    End,
-}
-
-/// A gate a test closes to hold requests at one [`Step`] until it opens it
-/// again: the race window between a read and the write that depends on it,
-/// opened on purpose instead of hoped for. Reachable only from Rust (the
-/// integration tests hold the server's state), never over HTTP.
-#[derive(Debug, Default)]
-pub struct RaceWindow {
-    touch: Gate,
-    end: Gate,
-}
-
-#[derive(Debug)]
-struct Gate {
-    /// Whether requests arriving now wait.
-    closed: AtomicBool,
-    /// How many requests have arrived while closed, ever.
-    arrivals: watch::Sender<usize>,
-    opened: Notify,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate {
-            closed: AtomicBool::new(false),
-            arrivals: watch::Sender::new(0),
-            opened: Notify::new(),
-        }
-    }
-}
-
-/// A held gate never keeps a request longer than this, whatever the test does.
-const LONGEST_HOLD: Duration = Duration::from_secs(10);
-
-impl RaceWindow {
-    fn gate(&self, step: Step) -> &Gate {
-        match step {
-            Step::Touch => &self.touch,
-            Step::End => &self.end,
-        }
-    }
-
-    /// From now on, requests reaching `step` wait there.
-    pub fn hold(&self, step: Step) {
-        self.gate(step).closed.store(true, Ordering::Release);
-    }
-
-    /// Waits until `count` requests in all have been held at `step`.
-    pub async fn arrived(&self, step: Step, count: usize) {
-        let mut arrivals = self.gate(step).arrivals.subscribe();
-        let _ = tokio::time::timeout(LONGEST_HOLD, arrivals.wait_for(|n| *n >= count)).await;
-    }
-
-    /// Requests reaching `step` from now on pass; those held stay held.
-    pub fn stop_holding(&self, step: Step) {
-        self.gate(step).closed.store(false, Ordering::Release);
-    }
-
-    /// Lets every request held at `step` go on, and holds no more.
-    pub fn release(&self, step: Step) {
-        let gate = self.gate(step);
-        gate.closed.store(false, Ordering::Release);
-        gate.opened.notify_waiters();
-    }
-
-    async fn pass(&self, step: Step) {
-        let gate = self.gate(step);
-        if !gate.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let opened = gate.opened.notified();
-        tokio::pin!(opened);
-        // Registered before arriving, so a release right after is seen.
-        opened.as_mut().enable();
-        gate.arrivals.send_modify(|n| *n += 1);
-        let _ = tokio::time::timeout(LONGEST_HOLD, opened).await;
-    }
 }
