@@ -9,15 +9,15 @@
 //! - an extend that answered 200 is honoured (the session is alive after);
 //! - nothing answers 500.
 
-use crate::common::{
-    backend, json, spawn_app, start, Backend, Browser, ResponseExt, TestApp, TestDb,
-};
+use crate::common::{backend, json, spawn_app, start, Backend, Browser, ResponseExt, TestDb};
 use futures::future::join_all;
 use reqwest::Response;
-use session_guard::{
-    clock::Clock,
-    session::server::store::{race::Step, SESSIONS_TABLE},
-};
+use session_guard::{clock::Clock, session::server::store::SESSIONS_TABLE};
+// The race window exists only in a build with the test hooks.
+#[cfg(feature = "test-hooks")]
+use crate::common::TestApp;
+#[cfg(feature = "test-hooks")]
+use session_guard::session::server::store::race::Step;
 
 const IDLE: u64 = 900;
 /// The activity write slice for the default idle timeout (900 / 60).
@@ -33,6 +33,7 @@ async fn call(browser: &Browser, name: &str) -> Response {
     }
 }
 
+#[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activity_write_racing_a_sign_out_never_brings_the_session_back() {
     let app = spawn_app().await;
@@ -153,6 +154,7 @@ async fn many_calls_at_the_idle_deadline_all_see_it_ended_and_it_ends_once() {
 
 /// "Stay signed in" one second before the end, held after reading the
 /// record and before writing it; answers the call under way.
+#[cfg(feature = "test-hooks")]
 async fn extend_held_before_its_write(
     app: &TestApp,
     browser: &Browser,
@@ -168,6 +170,7 @@ async fn extend_held_before_its_write(
     extend
 }
 
+#[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_session() {
     let app = spawn_app().await;
@@ -202,6 +205,7 @@ async fn stay_signed_in_at_the_deadline_wins_over_a_status_check_ending_the_sess
     assert_eq!(app.sessions_stored().await, 1);
 }
 
+#[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stay_signed_in_that_loses_the_race_to_the_deadline_answers_401_not_200() {
     let app = spawn_app().await;

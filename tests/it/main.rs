@@ -4,9 +4,7 @@
 //! functions).
 //!
 //! Run one module with `cargo test --features ssr,test-hooks --test it session::`.
-//! They need the test hooks: the race tests hold requests in the store's
-//! race window, which exists only in such a build.
-#![cfg(all(feature = "ssr", feature = "test-hooks"))]
+#![cfg(feature = "ssr")]
 
 mod common;
 
