@@ -89,6 +89,25 @@ pub struct SessionReport {
     pub idle_timeout_secs: u64,
     pub warning_secs: u64,
     /// How often the page may send an activity keep-alive: the server's
-    /// policy decides it, so the page holds no timing of its own.
+    /// policy decides it, so the page holds no timing of its own. Absent
+    /// (0) from a server older than this field, during a rolling deploy:
+    /// the page then sends no keep-alive rather than failing to read the
+    /// report.
+    #[serde(default)]
     pub keep_alive_secs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_from_a_server_older_than_keep_alive_secs_still_reads() {
+        let older = r#"{"signed_in":true,"reason":null,"username":"alice",
+            "idle_remaining_secs":800,"absolute_remaining_secs":20000,
+            "idle_timeout_secs":900,"warning_secs":120}"#;
+        let report: SessionReport = serde_json::from_str(older).expect("reads");
+        assert_eq!(report.keep_alive_secs, 0);
+        assert_eq!(report.idle_remaining_secs, 800);
+    }
 }

@@ -81,10 +81,15 @@ impl Activity {
         {
             return;
         }
-        // No report yet: no session known to keep alive.
+        // No report yet: no session known to keep alive. A cadence of 0
+        // comes only from a server older than the field (a rolling
+        // deploy): no keep-alive until one says how often.
         let Some(timing) = self.state.timing_untracked() else {
             return;
         };
+        if timing.keep_alive_secs <= 0 {
+            return;
+        }
         let every = timing.keep_alive_secs as f64 * 1000.0;
         if monotonic_now_ms() - self.state.last_contact_ms_untracked() < every {
             return;
