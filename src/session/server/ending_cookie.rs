@@ -3,7 +3,7 @@
 //!
 //! tower-sessions removes the session cookie from the browser as soon as a
 //! request finds its record gone. After that the browser sends nothing that
-//! leads to the reason kept on the server (`store::ending_reason`), and a
+//! leads to the reason kept on the server (`store::endings`), and a
 //! reload, a status check or another tab would be told "never signed in"
 //! instead of "inactivity". So whenever the guard answers that a session has
 //! ended, it also sets this cookie:

@@ -20,7 +20,7 @@
 //!   read again and found alive.
 //!
 //! [`create`] inserts a new record with its user's id in a column of its
-//! own, for the sessions page (`devices`); it never replaces one.
+//! own, for the sessions page (`owners`); it never replaces one.
 //!
 //! Errors are the store's (`session_store::Error`), which the guard answers
 //! as `503 {"error":"unavailable"}`.
@@ -172,7 +172,7 @@ pub async fn save(
 }
 
 /// Stores a new record, its user's id in the column the sessions page
-/// finds it by (`devices`); a record whose id is taken gets a new one, as
+/// finds it by (`owners`); a record whose id is taken gets a new one, as
 /// the session store's own `create` does.
 pub async fn create(pool: &SessionPool, record: &mut Record) -> session_store::Result<()> {
     let sql = format!(
