@@ -127,3 +127,57 @@ test("a script's scroll and pointer events are not activity; the user's are", as
   await page.getByLabel('Description').pressSequentially('real');
   await kept;
 });
+
+/** Collects the page's panics: one stops its WebAssembly for good. */
+function panicsOf(page: Page): string[] {
+  const panics: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /panicked/.test(msg.text())) panics.push(msg.text());
+  });
+  page.on('pageerror', (err) => panics.push(err.message));
+  return panics;
+}
+
+test('after signing out with the button, time passing does not crash the page', async ({ page }) => {
+  const panics = panicsOf(page);
+  await page.clock.install();
+  await signIn(page, newUser('leaving', 'pw-secret'), 'pw-secret');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.clock.runFor(5_000);
+  await page.waitForTimeout(300);
+  expect(panics).toEqual([]);
+});
+
+test('a keep-alive answered after the user signed out and left does not crash the page', async ({ page, request }) => {
+  const panics = panicsOf(page);
+  await page.clock.install();
+  await signIn(page, newUser('late', 'pw-secret'), 'pw-secret');
+  await hydrated(page);
+
+  // The keep-alive reaches the server at once; its answer reaches the page
+  // only after the user has signed out and the page has moved on.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let answered!: () => void;
+  const delivered = new Promise<void>((resolve) => (answered = resolve));
+  await page.route('**/api/extend_session', async (route) => {
+    const response = await route.fetch();
+    await held;
+    await route.fulfill({ response });
+    answered();
+  });
+  await pass(page, request, 70);
+  const sent = page.waitForRequest((r) => r.url().includes('/api/extend_session'));
+  await page.keyboard.press('Shift');
+  await sent;
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  release();
+  await delivered;
+  await page.clock.runFor(2_000);
+  await page.waitForTimeout(300);
+  expect(panics).toEqual([]);
+});

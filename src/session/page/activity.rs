@@ -75,7 +75,8 @@ impl Activity {
 
     /// Sends a keep-alive if one is due (on input, and on the clock's tick).
     pub fn keep_alive(self) {
-        if !self.active.get_value()
+        if self.warning.is_gone()
+            || !self.active.get_value()
             || self.warning.open.get_untracked()
             || self.state.ended_untracked().is_some()
         {

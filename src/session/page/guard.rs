@@ -109,10 +109,13 @@ pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
 
 /// The clock, once a second: recompute from the readings, notice sleep,
 /// keep alive, and ask the server at the deadline. (The server renders the
-/// guard but never ticks it.)
+/// guard but never ticks it.) A tick after the guard is gone does nothing.
 fn use_clock(warning: Warning, status: Status, activity: Activity) {
     let _ = use_interval_fn(
         move || {
+            if warning.is_gone() {
+                return;
+            }
             let at = monotonic_now_ms();
             warning.recompute_at(at);
             status.notice_clock_jump(at);

@@ -17,6 +17,9 @@ use crate::session::session_status;
 
 /// The passive status query as the guard asks it. Promises: one question
 /// at a time; every answer lands in the state and the countdown.
+/// Its stored values belong to the guard: a call that outlives it (an
+/// answer or a timer arriving after the page moved on) reads them with
+/// `try_` and then does nothing, instead of panicking on a disposed value.
 #[derive(Clone, Copy)]
 pub(super) struct Status {
     state: SessionState,
@@ -42,7 +45,8 @@ pub(super) fn use_status(state: SessionState, warning: Warning) -> Status {
 impl Status {
     /// Ask the server (passively) how things stand.
     pub fn ask(self) {
-        if self.asking.get_value() {
+        // Already asking, or the guard is gone (`try_`: see `Status`).
+        if self.asking.try_get_value().unwrap_or(true) {
             return;
         }
         self.asking.set_value(true);
@@ -60,7 +64,10 @@ impl Status {
     /// differently (the machine slept, or the clock was set).
     pub fn notice_clock_jump(self, at: f64) {
         let offset = wall_now_ms() - at;
-        if countdown::clock_jumped(self.wall_offset.get_value(), offset) {
+        let Some(previous) = self.wall_offset.try_get_value() else {
+            return;
+        };
+        if countdown::clock_jumped(previous, offset) {
             self.ask();
         }
         self.wall_offset.set_value(offset);
@@ -76,7 +83,10 @@ impl Status {
             .is_some_and(|r| r <= 0);
         if due
             && self.state.ended_untracked().is_none()
-            && at - self.last_asked.get_value() > 2000.0
+            && self
+                .last_asked
+                .try_get_value()
+                .is_some_and(|last| at - last > 2000.0)
         {
             self.ask();
         }

@@ -108,8 +108,12 @@ impl TabChannel {
         self.post(&TabMessage::Resumed { username });
     }
 
+    /// Tells the other tabs, while this page still has its channel. An
+    /// answer may arrive after the guard is gone (an extend answered after
+    /// the user signed out and the page moved on): there is nothing to tell
+    /// then, and the channel's own signals are gone with it.
     fn post(self, message: &TabMessage) {
-        self.0.with_value(|post| post(message));
+        let _ = self.0.try_with_value(|post| post(message));
     }
 }
 

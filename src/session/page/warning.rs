@@ -33,6 +33,14 @@ impl Warning {
     pub fn read_the_limit(self) {
         self.limit_read.set(true);
     }
+
+    /// Whether the guard these values belong to is gone. Its one-second
+    /// clock and its listeners were seen to fire once more after the page
+    /// moved to a route without the guard (a sign-out), and reading a
+    /// disposed value panics, which stops the page's code for good.
+    pub fn is_gone(self) -> bool {
+        self.now.is_disposed()
+    }
 }
 
 pub(super) fn use_warning(state: SessionState) -> Warning {
