@@ -34,8 +34,6 @@ mod schema;
 mod sql;
 pub mod writes;
 
-pub use cache::SessionCache;
-pub use changes::CHANNEL;
 pub use counted::{Counted, Counts};
 pub use endings::Swept;
 pub use owners::Listed;
