@@ -46,7 +46,7 @@ use crate::{
     db::{self, DbError, SessionPool},
     proxy, security,
     session::server::{layers, GuardedRoutes, Sessions},
-    state::AppState,
+    state::{AppState, Shared},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -182,15 +182,15 @@ pub async fn state(
         }
         SessionPool::Sqlite(_) => SignInThrottle::default(),
     };
-    Ok(AppState {
-        settings: Arc::new(settings),
+    Ok(AppState::new(Shared {
+        settings,
         leptos,
         db,
         clock,
         sessions,
         throttle,
         verifications: Default::default(),
-    })
+    }))
 }
 
 /// What the session guard protects: the pages that need a live session and

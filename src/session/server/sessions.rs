@@ -4,6 +4,8 @@
 //! its database and clock, and which of its routes the guard protects; the
 //! module reads nothing else of the app.
 
+use std::{ops::Deref, sync::Arc};
+
 use leptos::prelude::use_context;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
@@ -13,8 +15,13 @@ use super::{
 };
 use crate::{clock::Clock, db::Database, error::AppError};
 
+/// A handle: every request clones it (axum state, Leptos context), so it is
+/// one shared allocation, like the app's state.
 #[derive(Debug, Clone)]
-pub struct Sessions {
+pub struct Sessions(Arc<Parts>);
+
+#[derive(Debug)]
+pub struct Parts {
     pub policy: Policy,
     pub store: GuardedStore,
     pub clock: Clock,
@@ -53,6 +60,14 @@ impl GuardedRoutes {
     }
 }
 
+impl Deref for Sessions {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
 impl Sessions {
     /// Opens the store over `db` (creating its table if missing); on
     /// PostgreSQL it starts hearing changes, so it needs a Tokio runtime.
@@ -65,13 +80,13 @@ impl Sessions {
         let policy = Policy::new(settings);
         let store = GuardedStore::open(&db.sessions, policy);
         store.sql().migrate().await?;
-        Ok(Sessions {
+        Ok(Sessions(Arc::new(Parts {
             policy,
             store,
             clock,
             db,
             routes,
-        })
+        })))
     }
 
     /// The sessions inside a server function or a component rendered on the
