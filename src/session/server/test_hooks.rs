@@ -139,6 +139,7 @@ async fn stats(State(state): State<Sessions>) -> Json<Value> {
         "session_writes": state.store.counts().writes(),
         "session_reads": state.store.counts().reads(),
         "session_cache_hits": state.store.cache_hits(),
+        "session_round_trips": state.store.round_trips(),
         "write_slice_secs": state.policy.slice,
         "now": state.clock.now(),
     }))

@@ -24,7 +24,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
@@ -55,6 +55,7 @@ type Waiter = oneshot::Sender<bool>;
 pub struct Changes {
     waiters: mpsc::UnboundedSender<Waiter>,
     listening: Arc<AtomicBool>,
+    round_trips: Arc<AtomicU64>,
 }
 
 impl Changes {
@@ -63,8 +64,25 @@ impl Changes {
     pub fn hear(pool: PgPool, cache: SessionCache) -> Self {
         let (waiters, queue) = mpsc::unbounded_channel();
         let listening = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(pool, cache, queue, listening.clone()));
-        Changes { waiters, listening }
+        let round_trips = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(
+            pool,
+            cache,
+            queue,
+            listening.clone(),
+            round_trips.clone(),
+        ));
+        Changes {
+            waiters,
+            listening,
+            round_trips,
+        }
+    }
+
+    /// Round trips loads waited for since start-up (the idle drain not
+    /// counted): what serving from memory costs PostgreSQL.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Whether memory holds no record changed before this call; waits for
@@ -86,6 +104,7 @@ async fn run(
     cache: SessionCache,
     mut queue: mpsc::UnboundedReceiver<Waiter>,
     listening: Arc<AtomicBool>,
+    round_trips: Arc<AtomicU64>,
 ) {
     let mut listener: Option<PgListener> = None;
     loop {
@@ -124,6 +143,9 @@ async fn run(
         let mut waiters = first;
         while let Ok(waiter) = queue.try_recv() {
             waiters.push(waiter);
+        }
+        if !waiters.is_empty() {
+            round_trips.fetch_add(1, Ordering::Relaxed);
         }
         let caught_up = round_trip(connected, &cache).await;
         if !caught_up {

@@ -55,6 +55,11 @@ impl<S> Remembered<S> {
         self.cache.hits()
     }
 
+    /// How many round trips catching up took since start-up (PostgreSQL).
+    pub fn round_trips(&self) -> u64 {
+        self.changes.as_ref().map_or(0, Changes::round_trips)
+    }
+
     /// Whether memory holds every change made before now; on PostgreSQL,
     /// waits for a round trip on the listening connection.
     async fn memory_is_current(&self) -> bool {
