@@ -18,8 +18,8 @@ use crate::{
 /// A handle on the app's state. Every request clones it several times (each
 /// layer and handler takes its own copy, and Leptos' context another), so it
 /// is one shared allocation: a clone is one reference count, not one for
-/// every pool, cache and setting inside (profiled, that took about a third
-/// of the server's time per request).
+/// every pool, cache and setting inside (profiled under load, those counts
+/// took close to half of the server's time per request).
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Shared>);
 
