@@ -18,10 +18,10 @@ use crate::{clock::Clock, db::Database, error::AppError};
 /// A handle: every request clones it (axum state, Leptos context), so it is
 /// one shared allocation, like the app's state.
 #[derive(Debug, Clone)]
-pub struct Sessions(Arc<Parts>);
+pub struct Sessions(Arc<Shared>);
 
 #[derive(Debug)]
-pub struct Parts {
+pub struct Shared {
     pub policy: Policy,
     pub store: GuardedStore,
     pub clock: Clock,
@@ -61,9 +61,9 @@ impl GuardedRoutes {
 }
 
 impl Deref for Sessions {
-    type Target = Parts;
+    type Target = Shared;
 
-    fn deref(&self) -> &Parts {
+    fn deref(&self) -> &Shared {
         &self.0
     }
 }
@@ -80,7 +80,7 @@ impl Sessions {
         let policy = Policy::new(settings);
         let store = GuardedStore::open(&db.sessions, policy);
         store.sql().migrate().await?;
-        Ok(Sessions(Arc::new(Parts {
+        Ok(Sessions(Arc::new(Shared {
             policy,
             store,
             clock,
