@@ -8,6 +8,11 @@ local cookie = os.getenv("BENCH_COOKIE")
 if cookie and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
 end
+-- Figure 4's sign-ins: the client a trusted proxy names, one per round.
+local forwarded = os.getenv("BENCH_FORWARDED_FOR")
+if forwarded and forwarded ~= "" then
+  wrk.headers["X-Forwarded-For"] = forwarded
+end
 -- The baseline route runs as this user instead of reading a session.
 local user = os.getenv("BENCH_USER")
 if user and user ~= "" then
