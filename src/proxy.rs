@@ -19,7 +19,8 @@
 //!   else.
 //!
 //! [`layer`] puts the answer in each request as [`ClientAddr`], which the
-//! sign-in throttle, the logs and the sessions page read.
+//! sign-in throttle and the sessions page read, and in the request's log
+//! span, so that every line logged while serving it names the client.
 
 use std::{net::IpAddr, str::FromStr};
 
@@ -156,6 +157,8 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             .trusted_proxies
             .client(peer.ip(), req.headers());
         req.extensions_mut().insert(ClientAddr(client));
+        // The span `server.rs` opens for the request's log lines.
+        tracing::Span::current().record("client", tracing::field::display(client));
     }
     next.run(req).await
 }

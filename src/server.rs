@@ -279,15 +279,28 @@ pub fn router(state: AppState) -> Router {
     for (name, value) in security::common_headers(https) {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
-    let app = app.layer(compression()).layer(
+    let app = app
+        .layer(compression())
+        .layer(
             TraceLayer::new_for_http()
                 // Path only: query strings and headers (cookies) stay out of the log.
+                // The client's address is filled in by `proxy::layer`, which
+                // knows it once the trusted proxies have been read.
                 .make_span_with(|req: &Request<Body>| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        client = tracing::field::Empty,
+                    )
                 })
                 .on_request(())
                 .on_response(|res: &Response<Body>, latency: Duration, _span: &Span| {
-                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "served");
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "served"
+                    );
                 })
                 .on_failure(()),
         )

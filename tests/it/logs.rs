@@ -18,6 +18,16 @@ struct LoggingServer {
 
 impl LoggingServer {
     fn start(db: &TestDb, alice_password: &str, rust_log: &str) -> LoggingServer {
+        Self::start_with(db, alice_password, rust_log, &[])
+    }
+
+    /// The same, with more environment (settings) for `serve`.
+    fn start_with(
+        db: &TestDb,
+        alice_password: &str,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> LoggingServer {
         let bin = env!("CARGO_BIN_EXE_session-guard");
         let mut add = Command::new(bin)
             .args(["add-user", "alice"])
@@ -38,6 +48,7 @@ impl LoggingServer {
             .env("DATABASE_URL", &db.url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", rust_log)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -120,6 +131,46 @@ async fn a_sign_in_leaves_no_password_or_session_id_in_the_log() {
     assert!(
         !log.contains("secret_query"),
         "query strings stay out of the log"
+    );
+}
+
+/// Every request's line names the client: the peer, or behind a trusted
+/// proxy the address it forwarded. A client's own `X-Forwarded-For` does not
+/// put someone else's address in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_line_names_the_client_as_the_proxies_say() {
+    // A GET of /login claiming to be forwarded for 203.0.113.9, from a
+    // server started with `env`: its log, and the request's "served" lines.
+    async fn log_of_forwarded_request(env: &[(&str, &str)]) -> (String, Vec<String>) {
+        let test_db = TestDb::new().await;
+        let server = LoggingServer::start_with(&test_db, "s3cret-enough", "info", env);
+        let res = reqwest::Client::new()
+            .get(format!("{}/login", server.base))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let log = server.stop();
+        let served = log
+            .lines()
+            .filter(|l| l.contains("served") && l.contains("path=/login"))
+            .map(str::to_owned)
+            .collect();
+        (log, served)
+    }
+
+    let (log, served) = log_of_forwarded_request(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    assert!(
+        served.len() == 1 && served[0].contains("client=203.0.113.9"),
+        "behind a trusted proxy, the forwarded client: {log}"
+    );
+
+    let (log, served) = log_of_forwarded_request(&[]).await;
+    assert!(
+        served.len() == 1 && served[0].contains("client=127.0.0.1") && !log.contains("203.0.113.9"),
+        "a forwarded address from an untrusted peer stays out: {log}"
     );
 }
 
