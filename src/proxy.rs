@@ -20,7 +20,8 @@
 //!
 //! [`layer`] puts the answer in each request as [`ClientAddr`], which the
 //! sign-in throttle and the sessions page read, and in the request's log
-//! span, so that every line logged while serving it names the client.
+//! span, so that every line logged while serving it names the client (the
+//! span is on from `RUST_LOG=info`; the sign-in events name it themselves).
 
 use std::{net::IpAddr, str::FromStr};
 
