@@ -181,3 +181,98 @@ test('a keep-alive answered after the user signed out and left does not crash th
   await page.waitForTimeout(300);
   expect(panics).toEqual([]);
 });
+
+test("another user who signs in in this browser never gets the last user's page or draft", async ({ context }) => {
+  const alice = newUser('alice', 'pw-secret', 3);
+  const bob = newUser('bob', 'pw-secret-bob');
+  const a = await context.newPage();
+  await signIn(a, alice, 'pw-secret');
+  await a.goto('/items/new');
+  await hydrated(a);
+  await a.getByLabel('Title').fill("Alice's draft");
+
+  // Alice signs out in another tab, which covers her draft here; then Bob
+  // signs in there, and comes to this tab, which asks how things stand.
+  const b = await context.newPage();
+  await b.goto('/items');
+  await hydrated(b);
+  await b.getByRole('button', { name: 'Sign out' }).click();
+  await expect(b).toHaveURL(/\/login/);
+  await expect(expired(a)).toBeVisible();
+  await signIn(b, bob, 'pw-secret-bob');
+  const asked = a.waitForResponse((r) => r.url().includes('/api/session_status'));
+  await a.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await asked;
+  await expect(expired(a)).toBeVisible();
+  await expect(a.locator('.guarded')).toHaveClass(/obscured/);
+
+  // Bob signs in over it: a fresh page, with nothing of Alice's.
+  await expect(expired(a).getByLabel('Username')).toHaveValue(alice);
+  await expired(a).getByLabel('Username').fill(bob);
+  await expired(a).getByLabel('Password').fill('pw-secret-bob');
+  const reloaded = a.waitForEvent('load');
+  await expired(a).getByRole('button', { name: 'Sign in' }).click();
+  await reloaded;
+  await hydrated(a);
+  await expect(expired(a)).toHaveCount(0);
+  await expect(a.getByLabel('Title')).toHaveValue('');
+});
+
+test('signing in on the login page after an end opens a working page, not the end again', async ({ page, request }) => {
+  await page.clock.install();
+  const name = newUser('returning', 'pw-secret', 3);
+  await signIn(page, name, 'pw-secret');
+  await hydrated(page);
+  await idleUntilExpired(page, request);
+
+  // Back to the login page (in the page: the router's), and sign in there.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/login/);
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill('pw-secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Items' })).toBeVisible();
+  await expect(page.getByText(/Page 1 of/)).toBeVisible();
+  await expect(expired(page)).toHaveCount(0);
+  await expect(page.locator('.guarded')).not.toHaveClass(/obscured/);
+});
+
+test('an end one tab finds covers the others at once; signing in again in another tab uncovers them', async ({
+  browser,
+  context,
+}) => {
+  const name = newUser('everywhere', 'pw-secret', 45);
+  const a = await context.newPage();
+  await signIn(a, name, 'pw-secret');
+  await a.goto('/items/new');
+  await hydrated(a);
+  await a.getByLabel('Title').fill('Kept across tabs');
+  const b = await context.newPage();
+  await b.goto('/items');
+  await hydrated(b);
+
+  // From a phone (a browser of its own), every other session is signed out.
+  const phone = await (await browser.newContext()).newPage();
+  await signIn(phone, name, 'pw-secret');
+  await phone.getByRole('link', { name: 'Your sessions' }).click();
+  await phone.getByRole('button', { name: 'Sign out all other sessions' }).click();
+  await phone.getByRole('dialog', { name: 'Confirm it is you' }).getByLabel('Password').fill('pw-secret');
+  await phone.getByRole('button', { name: 'Confirm' }).click();
+  await expect(phone.getByRole('status').filter({ hasText: 'Signed out 1 session.' })).toBeVisible();
+
+  // B pages and is refused; A, which sent nothing, is covered as well.
+  await b.getByRole('link', { name: 'Next' }).click();
+  await expect(expired(b)).toContainText('another session');
+  await expect(expired(a)).toContainText('another session');
+  await expect(a.locator('.guarded')).toHaveClass(/obscured/);
+
+  // The user signs in again in a new tab; each of the others, once looked
+  // at, is theirs again as it was.
+  await signIn(await context.newPage(), name, 'pw-secret');
+  for (const tab of [a, b]) {
+    await tab.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await expect(expired(tab)).toHaveCount(0);
+  }
+  await expect(a.getByLabel('Title')).toHaveValue('Kept across tabs');
+  await expect(b.getByText('Page 2 of 3')).toBeVisible();
+});

@@ -13,11 +13,13 @@
 //!   when wall time jumps against monotonic time (sleep), and at the deadline:
 //!   the server decides whether the session ended (`refresh`).
 //! - Tabs act as one through a BroadcastChannel: the time left after every
-//!   guarded answer, an extend, a sign-out and a sign-in again in one tab
-//!   reach all of them (`tabs`).
+//!   guarded answer, an extend, a sign-out, a session found ended and a
+//!   sign-in again in one tab reach all of them (`tabs`).
 //! - When the session has ended, the page is blurred and inert under the
 //!   in-place sign-in; signing in as the same user resumes it (whatever failed
 //!   re-runs), as another user reloads it so nothing of the first one shows.
+//!   The page belongs to the user its first report names: a later report
+//!   naming someone else (signed in in another tab) ends it.
 //! - While the tab is hidden with the warning up, its title counts down
 //!   (`title`).
 
@@ -40,6 +42,11 @@ use crate::session::EndReason;
 #[component]
 pub fn SessionGuard(auth: SignInOut, children: Children) -> impl IntoView {
     let state = tracker::state();
+    // A guard mounted is a new page: signing in on the login page after an
+    // end, or as someone else, starts clean. (The server renders the state
+    // for everyone and leaves it alone.)
+    #[cfg(feature = "hydrate")]
+    state.new_page();
     let warning = use_warning(state);
     let status = use_status(state, warning);
     let tabs = use_tabs(state, warning, status);

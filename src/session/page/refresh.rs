@@ -51,9 +51,16 @@ impl Status {
         }
         self.asking.set_value(true);
         self.last_asked.set_value(monotonic_now_ms());
+        let was_ended = self.state.ended_untracked().is_some();
         spawn_local(async move {
             if let Ok(report) = session_status().await {
                 self.state.apply(&report, monotonic_now_ms());
+                // Ended when asked, and now this page's user is signed in:
+                // they signed in again elsewhere (another tab's login page).
+                // The page resumes as if they had done it here.
+                if was_ended && self.state.is_own(&report) {
+                    self.state.resume();
+                }
             }
             self.asking.set_value(false);
             self.warning.recompute_at(monotonic_now_ms());
@@ -96,8 +103,7 @@ impl Status {
     /// failed re-runs); another user gets a fresh page, nothing of the first.
     /// Answers whether the page resumed.
     pub fn resume_as(self, username: &str) -> bool {
-        let same = self.state.username_untracked().as_deref() == Some(username);
-        if !same {
+        if !self.state.is_owner(username) {
             if let Some(window) = web_sys::window() {
                 let _ = window.location().reload();
             }
@@ -106,6 +112,16 @@ impl Status {
         self.state.resume();
         self.ask();
         true
+    }
+
+    /// Another tab signed in again as `username`: this page resumes when it
+    /// is theirs, and otherwise stays covered, for its own user to come back
+    /// to (reloading it would throw their work away on someone else's word).
+    pub fn resumed_elsewhere(self, username: &str) {
+        if self.state.ended_untracked().is_some() && self.state.is_owner(username) {
+            self.state.resume();
+            self.ask();
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Tabs in step: the app's tabs act as one through a BroadcastChannel. The
-//! time left after every guarded answer, an extend, a sign-out and a sign-in
-//! again in one tab reach all of them.
+//! time left after every guarded answer, an extend, a sign-out, a session
+//! found ended and a sign-in again in one tab reach all of them.
 
 use std::{fmt, str::FromStr, sync::Arc};
 
@@ -38,6 +38,10 @@ enum TabMessage {
     Resumed {
         username: String,
     },
+    /// The sending tab found the session ended (a 401, a status answer):
+    /// the others ask the server. Not the end itself, which may be stale by
+    /// the time it arrives (a 401 answered after another tab signed in).
+    Check,
 }
 
 impl fmt::Display for TabMessage {
@@ -50,6 +54,7 @@ impl fmt::Display for TabMessage {
             TabMessage::Remaining { idle_secs } => write!(f, "remaining {idle_secs}"),
             TabMessage::Ended { reason } => write!(f, "ended {}", reason.as_str()),
             TabMessage::Resumed { username } => write!(f, "resumed {username}"),
+            TabMessage::Check => f.write_str("check"),
         }
     }
 }
@@ -58,6 +63,9 @@ impl FromStr for TabMessage {
     type Err = ();
 
     fn from_str(text: &str) -> Result<Self, ()> {
+        if text == "check" {
+            return Ok(TabMessage::Check);
+        }
         let (kind, rest) = text.split_once(' ').ok_or(())?;
         match kind {
             "extended" => {
@@ -120,8 +128,9 @@ impl TabChannel {
 /// Keeps this tab and the others in step. Promises: every guarded answer's
 /// idle time left here goes to the other tabs (`Remaining`), and what they
 /// say lands in `state`: an extend or a guarded answer there moves the
-/// countdown and counts as contact, an end ends it here, a sign-in again as
-/// the same user resumes an ended page. The returned channel posts the rest.
+/// countdown and counts as contact, an end ends it here, an end found there
+/// makes this tab ask the server, a sign-in again as this page's user resumes
+/// it. The returned channel posts the rest.
 pub(super) fn use_tabs(state: SessionState, warning: Warning, status: Status) -> TabChannel {
     let (channel, message) = tab_channel();
 
@@ -133,6 +142,16 @@ pub(super) fn use_tabs(state: SessionState, warning: Warning, status: Status) ->
                 idle_secs: reading.remaining_secs,
             });
         }
+    });
+
+    // The session ending here (however this tab learned it) makes the
+    // others ask. A tab already ended does not ask again, so it stops there.
+    Effect::new(move |was_ended: Option<bool>| {
+        let ended = state.ended().is_some();
+        if ended && was_ended == Some(false) {
+            channel.post(&TabMessage::Check);
+        }
+        ended
     });
 
     // Other tabs.
@@ -155,9 +174,10 @@ pub(super) fn use_tabs(state: SessionState, warning: Warning, status: Status) ->
                 warning.recompute_at(at);
             }
             TabMessage::Ended { reason } => state.end(reason),
-            TabMessage::Resumed { username } => {
-                if state.ended_untracked().is_some() {
-                    status.resume_as(&username);
+            TabMessage::Resumed { username } => status.resumed_elsewhere(&username),
+            TabMessage::Check => {
+                if state.ended_untracked().is_none() {
+                    status.ask();
                 }
             }
         }
@@ -200,6 +220,7 @@ mod tests {
             TabMessage::Resumed {
                 username: "a.user-1_x".to_owned(),
             },
+            TabMessage::Check,
         ] {
             assert_eq!(msg.to_string().parse::<TabMessage>(), Ok(msg));
         }
@@ -215,6 +236,7 @@ mod tests {
             "remaining soon",
             "ended nap",
             "resumed ",
+            "check ",
             "hello",
         ] {
             assert!(text.parse::<TabMessage>().is_err(), "{text:?}");

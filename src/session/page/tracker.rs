@@ -35,6 +35,9 @@ struct Signals {
     /// goes out before then.
     timing: ArcRwSignal<Option<Timing>>,
     ended: ArcRwSignal<Option<EndReason>>,
+    /// The user whose page this is: named by its first report and kept
+    /// while the page lives, so that a report naming someone else (who
+    /// signed in in this browser since) cannot hand them this page.
     username: ArcRwSignal<Option<String>>,
     /// Counts the times the session came back after an in-place sign-in;
     /// whatever failed meanwhile re-runs when it changes.
@@ -110,7 +113,7 @@ impl SessionState {
         signals(|s| s.ended.get_untracked())
     }
 
-    /// The name the server last gave for the signed-in user.
+    /// The user whose page this is, as the server names them.
     pub fn username_untracked(self) -> Option<String> {
         signals(|s| s.username.get_untracked())
     }
@@ -130,26 +133,63 @@ impl SessionState {
         signals(|s| s.heard.get())
     }
 
-    /// Takes in a status report (from the status query or an extend).
+    /// A guard mounted: a new page, whoever its first report names. Nothing
+    /// of the last one carries over: not its end (signing in on the login
+    /// page after one must not open on "Session expired"), not its user.
+    pub fn new_page(self) {
+        signals(|s| {
+            s.idle.set(None);
+            s.absolute.set(None);
+            s.heard.set(None);
+            s.ended.set(None);
+            s.username.set(None);
+        });
+    }
+
+    /// Takes in a status report (the first one, the status query, an
+    /// extend). A report naming another user than the page's ends the page:
+    /// someone else signed in in this browser, and nothing here is theirs.
     pub fn apply(self, report: &SessionReport, now_ms: f64) {
         signals(|s| {
             s.timing.set(Some(Timing {
                 warning_secs: report.warning_secs as i64,
                 keep_alive_secs: report.keep_alive_secs as i64,
             }));
-            if report.signed_in {
+            let reason = if !report.signed_in {
+                report.reason.unwrap_or(EndReason::Missing)
+            } else if s.username.with_untracked(|owner| is_other(owner, report)) {
+                EndReason::SignedOut
+            } else {
                 s.idle
                     .set(Some(reading(report.idle_remaining_secs as i64, now_ms)));
                 s.absolute
                     .set(Some(reading(report.absolute_remaining_secs as i64, now_ms)));
-                if report.username.is_some() {
+                if s.username.with_untracked(Option::is_none) {
                     s.username.set(report.username.clone());
                 }
-            } else if s.ended.get_untracked().is_none() {
-                s.ended
-                    .set(Some(report.reason.unwrap_or(EndReason::Missing)));
+                return;
+            };
+            if s.ended.get_untracked().is_none() {
+                s.ended.set(Some(reason));
             }
         });
+    }
+
+    /// Whether `report` says this page's own user is signed in.
+    pub fn is_own(self, report: &SessionReport) -> bool {
+        report.signed_in
+            && signals(|s| {
+                s.username
+                    .with_untracked(|owner| owner.is_some() && *owner == report.username)
+            })
+    }
+
+    /// Whether `username` is this page's user.
+    pub fn is_owner(self, username: &str) -> bool {
+        signals(|s| {
+            s.username
+                .with_untracked(|owner| owner.as_deref() == Some(username))
+        })
     }
 
     /// The session ended (401 seen, status says so, or another tab said so).
@@ -212,6 +252,11 @@ impl SessionState {
     fn guard_mounted_untracked(self) -> bool {
         signals(|s| s.guard_mounted.get_untracked())
     }
+}
+
+/// Whether `report` names a user other than `owner` (none named yet: no).
+fn is_other(owner: &Option<String>, report: &SessionReport) -> bool {
+    matches!((owner, &report.username), (Some(owner), Some(now)) if owner != now)
 }
 
 /// `remaining_secs` as heard at monotonic `at`.
