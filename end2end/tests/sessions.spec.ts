@@ -109,3 +109,32 @@ test('"Sign out all other sessions" ends every other browser of the user, and on
   await first.reload();
   await expect(first.getByRole('heading', { level: 1, name: 'Your sessions' })).toBeVisible();
 });
+
+test('a confirmed sign-out refused because this session ended goes through once signed in again over the page', async ({
+  browser,
+}) => {
+  const name = newUser('resend', PASSWORD, 3);
+  const first = await signedIn(browser, name);
+  const second = await signedIn(browser, name);
+  await openSessions(first);
+  await first.getByRole('button', { name: 'Sign out all other sessions' }).click();
+  await expect(confirmDialog(first)).toBeVisible();
+  await confirmDialog(first).getByLabel('Password').fill(PASSWORD);
+
+  // Before the first confirms, the second signs it out.
+  await openSessions(second);
+  await second.getByRole('button', { name: 'Sign out all other sessions' }).click();
+  await confirmWith(second, PASSWORD);
+  await expect(second.getByRole('status').filter({ hasText: 'Signed out 1 session.' })).toBeVisible();
+
+  // The refused request is not lost: signing in again over the page sends it.
+  await confirmDialog(first).getByRole('button', { name: 'Confirm' }).click();
+  await expect(expired(first)).toContainText('another session');
+  await expired(first).getByLabel('Password').fill(PASSWORD);
+  await expired(first).getByRole('button', { name: 'Sign in' }).click();
+  await expect(expired(first)).toHaveCount(0);
+  await expect(first.getByRole('status').filter({ hasText: 'Signed out 1 session.' })).toBeVisible();
+  await expect(rows(first)).toHaveCount(1);
+  await second.reload();
+  await expect(second).toHaveURL(/\/login\?reason=revoked/);
+});

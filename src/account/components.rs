@@ -9,7 +9,7 @@ use crate::{
     auth::SignOutButton,
     error::AppError,
     modal::{focus_while_open, Modal},
-    session::page::tracker,
+    session::page::{resend::resend_after_sign_in, tracker},
 };
 
 /// What the password dialog is about to end.
@@ -179,23 +179,29 @@ fn ConfirmDialog(
             }
         }
     });
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(count)) => on_ended.run(count),
-        // The session guard's dialog takes over: sign in again, then retry.
-        Some(Err(AppError::SessionExpired { .. })) => on_cancel.run(()),
-        _ => {}
+    Effect::new(move |_| {
+        if let Some(Ok(count)) = action.value().get() {
+            on_ended.run(count);
+        }
     });
+    // Refused because the session ended: the dialog stays, with the
+    // password, under the guard's sign-in, and the same request goes again
+    // once the user has signed in over the page.
+    let send = move || {
+        let secret = password
+            .get_untracked()
+            .map(|input| input.value())
+            .unwrap_or_default();
+        action.dispatch((target.clone(), secret));
+    };
+    resend_after_sign_in(action.value(), send.clone());
     let error = move || match action.value().get() {
         Some(Err(err)) if !matches!(err, AppError::SessionExpired { .. }) => Some(err.to_string()),
         _ => None,
     };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let secret = password
-            .get()
-            .map(|input| input.value())
-            .unwrap_or_default();
-        action.dispatch((target.clone(), secret));
+        send();
     };
     // Once sent, the request ends the session whatever the page does:
     // the dialog stays until its answer, so that the user learns it.

@@ -5,7 +5,12 @@ use leptos_router::{components::A, hooks::use_query_map};
 use server_fn::ServerFn;
 
 use super::{list_items, CreateItem, ItemPage, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
-use crate::{auth::SignOutButton, error::AppError, form::Fields, session::page::tracker};
+use crate::{
+    auth::SignOutButton,
+    error::AppError,
+    form::Fields,
+    session::page::{resend::resend_after_sign_in, tracker},
+};
 
 #[component]
 pub fn ItemsPage() -> impl IntoView {
@@ -92,18 +97,10 @@ pub fn NewItemPage() -> impl IntoView {
     let form = NodeRef::<leptos::html::Form>::new();
     // A save refused because the session ended runs again, with the same
     // fields, once the user has signed in over the page.
-    Effect::new(move |seen: Option<u64>| {
-        let resumed = tracker::resumed_count();
-        let failed_on_expiry = matches!(
-            action.value().get_untracked(),
-            Some(Err(AppError::SessionExpired { .. }))
-        );
-        if seen.is_some_and(|seen| seen != resumed) && failed_on_expiry {
-            if let Some(form) = form.get_untracked() {
-                let _ = form.request_submit();
-            }
+    resend_after_sign_in(action.value(), move || {
+        if let Some(form) = form.get_untracked() {
+            let _ = form.request_submit();
         }
-        resumed
     });
     let error = move || action.value().get().and_then(Result::err);
     let field_error =

@@ -15,6 +15,8 @@
 //! - `refresh`: re-asking the passive status whenever the countdown may be
 //!   stale, and the first report, rendered with the page.
 //! - `tabs`: [`TabChannel`], the app's tabs in step.
+//! - `resend`: a form's request the session refused, sent again after the
+//!   sign-in over the page.
 //! - `title`: the hidden tab's title counting down.
 //! - `dialogs`: the warning and the in-place sign-in.
 //! - `sign_in_out`: how the app signs in and out, handed to the guard.
@@ -25,6 +27,7 @@ pub mod countdown;
 mod dialogs;
 mod guard;
 mod refresh;
+pub mod resend;
 mod sign_in_out;
 mod tabs;
 mod title;
