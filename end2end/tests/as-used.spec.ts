@@ -276,3 +276,15 @@ test('an end one tab finds covers the others at once; signing in again in anothe
   await expect(a.getByLabel('Title')).toHaveValue('Kept across tabs');
   await expect(b.getByText('Page 2 of 3')).toBeVisible();
 });
+
+test('Sign out on a page whose session already ended goes to the login page', async ({ page, request }) => {
+  await page.clock.install();
+  await signIn(page, newUser('sleeper', 'pw-secret'), 'pw-secret');
+  await hydrated(page);
+  // The session ends while the page cannot know it yet (the laptop slept).
+  await advanceServerClock(request, IDLE + 60);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login\?reason=signed_out/);
+  await expect(page.getByText('You have signed out.')).toBeVisible();
+  await expect(expired(page)).toHaveCount(0);
+});

@@ -1,13 +1,14 @@
 //! The login page and the sign-out button.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use server_fn::ServerFn;
 
 use super::{SignIn, SignOut};
 use crate::{
+    error::AppError,
     form::Fields,
-    session::{EndReason, TabChannel},
+    session::{redirect::login_url, EndReason, TabChannel},
 };
 
 #[component]
@@ -63,6 +64,18 @@ pub fn SignOutButton() -> impl IntoView {
     let action = ServerAction::<SignOut>::new();
     // Other tabs sign out at once too (the guard's channel, when there is one).
     let tabs = use_context::<TabChannel>();
+    // A session that had already ended (the laptop slept past it) has
+    // nothing left to end: the user wanted out, and is out. The login page,
+    // not a dialog asking them to sign in first.
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Err(AppError::SessionExpired { .. })) = action.value().get() {
+            navigate(
+                &login_url(Some(EndReason::SignedOut), None),
+                Default::default(),
+            );
+        }
+    });
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if let Some(tabs) = &tabs {
