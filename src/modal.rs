@@ -14,8 +14,16 @@ pub fn Modal(
     children: Children,
 ) -> impl IntoView {
     let dialog = NodeRef::<html::Div>::new();
+    // A click on the backdrop leaves focus in the dialog: it would otherwise
+    // drop to the document, from where Tab reaches the page behind and
+    // Escape reaches no dialog.
+    let keep_focus = move |ev: web_sys::MouseEvent| {
+        if ev.target() == ev.current_target() {
+            ev.prevent_default();
+        }
+    };
     view! {
-        <div class="backdrop">
+        <div class="backdrop" on:mousedown=keep_focus>
             <div
                 node_ref=dialog
                 class="dialog"

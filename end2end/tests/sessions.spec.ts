@@ -138,3 +138,25 @@ test('a confirmed sign-out refused because this session ended goes through once 
   await second.reload();
   await expect(second).toHaveURL(/\/login\?reason=revoked/);
 });
+
+test('the password dialog is modal: the page behind is out of reach until it closes', async ({ browser }) => {
+  const name = newUser('modal', PASSWORD);
+  const first = await signedIn(browser, name);
+  await signedIn(browser, name);
+  await openSessions(first);
+  const opener = first.getByRole('button', { name: 'Sign out all other sessions' });
+  await opener.click();
+  const dialog = confirmDialog(first);
+  await expect(dialog.getByLabel('Password')).toBeFocused();
+
+  // A click on the backdrop leaves focus in the dialog: Shift+Tab wraps
+  // inside it, never to the buttons behind, and Escape still closes it.
+  await first.mouse.click(5, 5);
+  await expect(dialog.getByLabel('Password')).toBeFocused();
+  await first.keyboard.press('Shift+Tab');
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await first.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await expect(opener).toBeFocused();
+  await expect(rows(first)).toHaveCount(2);
+});

@@ -49,35 +49,39 @@ pub fn SessionsPage() -> impl IntoView {
     });
 
     view! {
-        <header class="bar">
-            <h1>"Your sessions"</h1>
-            <nav aria-label="Actions" class="actions">
-                <A href="/items">"Back to items"</A>
-                <SignOutButton />
-            </nav>
-        </header>
-        <p class="intro">
-            "These are the places where you are signed in. Sign out of any you do not \
-             recognise: it is refused from its next request on."
-        </p>
-        // Always present, so that screen readers hear what it comes to say.
-        <p
-            node_ref=status
-            tabindex="-1"
-            class:notice=move || !done.get().is_empty()
-            role="status"
-            aria-live="polite"
-        >
-            {move || done.get()}
-        </p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match listing.await {
-                    Ok(list) => view! { <SessionTable list confirming /> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+        // While the password dialog is open, the page behind it is out of
+        // reach: not focusable, not clickable, not read (the dialog is modal).
+        <div inert=move || confirming.get().is_some()>
+            <header class="bar">
+                <h1>"Your sessions"</h1>
+                <nav aria-label="Actions" class="actions">
+                    <A href="/items">"Back to items"</A>
+                    <SignOutButton />
+                </nav>
+            </header>
+            <p class="intro">
+                "These are the places where you are signed in. Sign out of any you do not \
+                 recognise: it is refused from its next request on."
+            </p>
+            // Always present, so that screen readers hear what it comes to say.
+            <p
+                node_ref=status
+                tabindex="-1"
+                class:notice=move || !done.get().is_empty()
+                role="status"
+                aria-live="polite"
+            >
+                {move || done.get()}
+            </p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match listing.await {
+                        Ok(list) => view! { <SessionTable list confirming /> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
         {move || confirming.get().map(|target| view! {
             <ConfirmDialog target on_ended on_cancel=Callback::new(move |()| confirming.set(None)) />
         })}
