@@ -138,6 +138,40 @@ test('3. a page left alone warns, then expires; signing in keeps the draft and t
   await expect(page.getByText('Page 2 of 3')).toBeVisible();
 });
 
+test('3b. focus goes back where the user was: after Stay signed in, and after the end and signing in again', async ({
+  page,
+  request,
+}) => {
+  await page.clock.install();
+  const name = newUser('focused', 'pw-secret');
+  await signIn(page, name, 'pw-secret');
+  await page.goto('/items/new');
+  await hydrated(page);
+  const description = page.getByLabel('Description');
+  await description.fill('Where I was');
+  await expect(description).toBeFocused();
+
+  const warned = async () => {
+    for (let i = 0; i < 40 && (await warning(page).count()) === 0; i++) {
+      await pass(page, request, 30);
+    }
+    await expect(warning(page)).toBeVisible();
+  };
+  await warned();
+  await warning(page).getByRole('button', { name: 'Stay signed in' }).click();
+  await expect(warning(page)).toHaveCount(0);
+  await expect(description).toBeFocused();
+
+  // The warning again, and this time the session ends under it.
+  await warned();
+  await pass(page, request, WARNING + 2);
+  await expect(expired(page)).toBeVisible();
+  await expired(page).getByLabel('Password').fill('pw-secret');
+  await expired(page).getByRole('button', { name: 'Sign in' }).click();
+  await expect(expired(page)).toHaveCount(0);
+  await expect(description).toBeFocused();
+});
+
 test('4. tabs act as one: activity, extend and sign-out', async ({ context, request }) => {
   await context.clock.install();
   const name = newUser('tabs', 'pw-secret', 5);
