@@ -288,3 +288,17 @@ test('Sign out on a page whose session already ended goes to the login page', as
   await expect(page.getByText('You have signed out.')).toBeVisible();
   await expect(expired(page)).toHaveCount(0);
 });
+
+test('a page loaded after a long pause counts from the deadline its load renewed', async ({ page, request }) => {
+  await page.clock.install();
+  await signIn(page, newUser('paused', 'pw-secret', 3), 'pw-secret');
+  await hydrated(page);
+  // Away long enough to be inside the warning (100 s left), then the list
+  // is loaded again: a real page load, which renews the session.
+  await advanceServerClock(request, IDLE - 100);
+  await page.goto('/items');
+  await hydrated(page);
+  await page.clock.runFor(3_000);
+  await expect(warning(page)).toHaveCount(0);
+  expect((await (await page.request.get('/api/session_status')).json()).idle_remaining_secs).toBeGreaterThan(IDLE - 10);
+});

@@ -71,6 +71,15 @@ async fn require_live() -> Result<LiveSession, AppError> {
 /// the session, which this one never does.
 pub async fn status() -> Result<SessionReport, AppError> {
     let parts = request_parts()?;
+    // A protected page rendering: its request was checked before (as
+    // activity, which may just have renewed the session), and that is the
+    // figure to report. Checking again would read the request's session as
+    // it was loaded, before the renewal, and tell the page it has less time
+    // than it has (a page loaded after 13 idle minutes would open the
+    // warning at once).
+    if let Some(live) = parts.extensions.get::<LiveSession>() {
+        return Ok(live.status());
+    }
     let sessions = Sessions::from_context()?;
     let session = request_session(&parts)?;
     let cookies = request_cookies(&parts)?;
