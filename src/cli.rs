@@ -72,6 +72,7 @@ async fn execute(command: Command) -> Result<(), String> {
 }
 
 async fn serve(settings: Settings, leptos: leptos::prelude::LeptosOptions) -> Result<(), String> {
+    server::check_site(&leptos).map_err(|e| e.to_string())?;
     if settings.seed_demo {
         // Asked for by the development command (scripts/dev), never by default.
         seed_demo(&settings).await?;

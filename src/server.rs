@@ -70,21 +70,26 @@ pub enum StartError {
 /// else from `Cargo.toml` (plain `cargo run` / `cargo test`).
 ///
 /// Whether the page's files have content-hashed names is the build's
-/// (cargo-leptos passes `LEPTOS_HASH_FILES` to the server's compilation),
-/// and such a build refuses to start unless the `hash.txt` it wrote is
-/// beside the binary and names files that are in the site: else every page
-/// would link code that is not there (a binary copied without it, or
-/// another build's site).
+/// (cargo-leptos passes `LEPTOS_HASH_FILES` to the server's compilation).
 pub fn leptos_options() -> Result<LeptosOptions, StartError> {
     let file = option_env!("LEPTOS_OUTPUT_NAME").map_or(Some("Cargo.toml"), |_| None);
     let mut options = leptos::config::get_configuration(file)
         .map(|conf| conf.leptos_options)
         .map_err(|err| StartError::Leptos(err.to_string()))?;
     options.hash_files = option_env!("LEPTOS_HASH_FILES") == Some("true");
-    if options.hash_files {
-        check_hashed_files(&options)?;
-    }
     Ok(options)
+}
+
+/// Before serving: a build with content-hashed names refuses to start
+/// unless the `hash.txt` it wrote is beside the binary and names files that
+/// are in the site, else every page would link code that is not there (a
+/// binary copied without it, or another build's site). Only serving needs
+/// the site: `add-user` runs wherever the operator is.
+pub fn check_site(options: &LeptosOptions) -> Result<(), StartError> {
+    if options.hash_files {
+        check_hashed_files(options)?;
+    }
+    Ok(())
 }
 
 /// Every file `hash.txt` names is in the site's `pkg` directory.

@@ -1,17 +1,22 @@
 // Helpers shared by the browser tests: users of their own, sign-in, and
 // moving the server's clock (test hooks are on for the server under test).
 import { execFileSync } from 'child_process';
+import * as os from 'os';
 import { APIRequestContext, expect, Page } from '@playwright/test';
-import { binary, databaseUrl, root } from '../env';
+import { binary, databaseUrl } from '../env';
 
 let counter = 0;
 
-/** A fresh user with `items` generated items; answers its name. */
+/**
+ * A fresh user with `items` generated items; answers its name. `add-user`
+ * runs as the README's deployment runs it: from a directory with no site
+ * (and no settings file) in it, the database named by `DATABASE_URL`.
+ */
 export function newUser(prefix: string, password: string, items = 0): string {
   counter += 1;
   const name = `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
   execFileSync(binary, ['add-user', name, '--items', String(items)], {
-    cwd: root,
+    cwd: os.tmpdir(),
     input: `${password}\n`,
     env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: 'warn' },
     stdio: ['pipe', 'ignore', 'ignore'],
