@@ -395,6 +395,48 @@ async fn a_sibling_origin_of_the_same_site_cannot_post() {
     assert_eq!(app.status(&cookie).await["signed_in"], true);
 }
 
+/// With `SameSite=Lax` the session cookie goes along with any request from
+/// a page of the same site, an `<img src="/items">` on a sibling subdomain
+/// included. Such a load is not the user opening the page: it must not keep
+/// the session alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_loaded_as_an_image_by_a_sibling_site_does_not_keep_the_session_alive() {
+    let app = spawn_app().await;
+    let browser = app.alice().await;
+    let load = |mode: &'static str, dest: &'static str, site: &'static str| {
+        browser
+            .http
+            .get(app.url("/items"))
+            .header(header::ACCEPT, "*/*")
+            .header("sec-fetch-mode", mode)
+            .header("sec-fetch-dest", dest)
+            .header("sec-fetch-site", site)
+            .send()
+    };
+    app.advance(600);
+    for (mode, dest) in [
+        ("no-cors", "image"),
+        ("navigate", "iframe"),
+        ("cors", "empty"),
+    ] {
+        let res = load(mode, dest, "same-site").await.unwrap();
+        assert!(
+            res.status().as_u16() < 500,
+            "{mode} {dest}: {}",
+            res.status()
+        );
+        assert_eq!(
+            browser.status().await["idle_remaining_secs"],
+            300,
+            "{mode} {dest}"
+        );
+    }
+    // The user opening the page, from a link anywhere, is.
+    let res = load("navigate", "document", "cross-site").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(browser.status().await["idle_remaining_secs"], 900);
+}
+
 /// Behind a TLS proxy the server is bound to loopback, yet users reach
 /// `https://...`: `PUBLIC_URL` decides the cookie, the one origin accepted
 /// and HSTS.

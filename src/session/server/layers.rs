@@ -78,8 +78,22 @@ pub async fn api_layer(
     }
 }
 
+/// Whether the browser says this request opens a page (or says nothing: an
+/// older browser, a script). A protected page loaded any other way is not
+/// the user's doing: with `SameSite=Lax` the cookie goes along with an
+/// `<img src="/items">` on any page of the same site, which could otherwise
+/// keep a session alive for as long as that page stays open.
+fn is_navigation(headers: &HeaderMap) -> bool {
+    let says = |name: &str, expected: &str| {
+        headers
+            .get(name)
+            .is_none_or(|value| value.as_bytes().eq_ignore_ascii_case(expected.as_bytes()))
+    };
+    says("sec-fetch-mode", "navigate") && says("sec-fetch-dest", "document")
+}
+
 /// Protected pages redirect to the login page; `/` and `/login` go where a
-/// signed-in (or not) user expects.
+/// signed-in (or not) user expects. Opening one is activity.
 pub async fn page_layer(
     State(sessions): State<Sessions>,
     session: Session,
@@ -96,7 +110,7 @@ pub async fn page_layer(
         p if sessions.routes.is_protected_page(p) => Page::Protected,
         _ => return next.run(req).await,
     };
-    let activity = if kind == Page::Protected {
+    let activity = if kind == Page::Protected && is_navigation(req.headers()) {
         Activity::User
     } else {
         Activity::Passive
