@@ -131,7 +131,8 @@ impl Settings {
                 ),
             });
         }
-        let absolute = src.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 28_800, 60, 2_592_000)?;
+        // No floor of its own: from the idle timeout up, as documented.
+        let absolute = src.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 28_800, 30, 2_592_000)?;
         if absolute < idle {
             return Err(ConfigError::Invalid {
                 name: "SESSION_ABSOLUTE_TIMEOUT_SECS",
@@ -435,6 +436,30 @@ mod tests {
             .unwrap();
         assert_eq!(s.items_page_size, 7);
         assert_eq!(s.session.idle_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn the_maximum_lifetime_may_be_as_short_as_the_idle_timeout() {
+        let short = |absolute: &str| {
+            Settings::from_sources(
+                None,
+                env(&[
+                    ("SESSION_IDLE_TIMEOUT_SECS", "30"),
+                    ("SESSION_WARNING_SECS", "20"),
+                    ("SESSION_ABSOLUTE_TIMEOUT_SECS", absolute),
+                ]),
+                loopback(),
+            )
+        };
+        for secs in [30, 45] {
+            let s = short(&secs.to_string()).unwrap();
+            assert_eq!(s.session.absolute_timeout, Duration::from_secs(secs));
+        }
+        let err = short("29").unwrap_err().to_string();
+        assert!(
+            err.contains("SESSION_ABSOLUTE_TIMEOUT_SECS") && err.contains("30 to 2592000"),
+            "{err}"
+        );
     }
 
     #[test]
