@@ -37,6 +37,25 @@ test('idle past the timeout, Next: sign in over the page, land on page 2', async
   await expect(page.getByRole('list').getByRole('listitem').first()).toHaveText(/Item 40/);
 });
 
+test('from the keyboard: after signing in over the page, focus is on the page asked for', async ({ page, request }) => {
+  const name = newUser('keyreader', 'pw-secret', 60);
+  await signIn(page, name, 'pw-secret');
+  await hydrated(page);
+  await expect(page.getByText('Page 1 of 3')).toBeVisible();
+  await advanceServerClock(request, IDLE + 1);
+
+  await page.getByRole('link', { name: 'Next' }).focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: /Session expired/ });
+  // The page knows its user: the dialog asks for the password first.
+  await expect(dialog.getByLabel('Password')).toBeFocused();
+  await page.keyboard.type('pw-secret');
+  await page.keyboard.press('Enter');
+
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByRole('list', { name: 'Items, page 2 of 3' })).toBeFocused();
+});
+
 test('a save refused on expiry runs again after signing in', async ({ page, request }) => {
   const name = newUser('saver', 'pw-secret', 3);
   await signIn(page, name, 'pw-secret');

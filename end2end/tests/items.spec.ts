@@ -112,3 +112,28 @@ test('while the next page loads, the old page stays and a loading state shows', 
   await expect(page.getByText('Page 2 of 3')).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: 'Loading' })).toHaveCount(0);
 });
+
+test('a keyboard user who pages on lands at the start of the new page', async ({ page }) => {
+  const name = newUser('keys', 'pw-secret', 45);
+  await signIn(page, name, 'pw-secret');
+  await hydrated(page);
+  await expect(page.getByText('Page 1 of 3')).toBeVisible();
+  const pager = page.getByRole('navigation', { name: 'Pagination' });
+
+  await page.getByRole('link', { name: 'Next' }).focus();
+  await page.keyboard.press('Enter');
+  // The followed link is gone with the old page: focus goes to the new
+  // list, named for its page, and the view shows its first item.
+  await expect(page.getByRole('list', { name: 'Items, page 2 of 3' })).toBeFocused();
+  await expect(rows(page).first()).toBeInViewport();
+  // Neither pager link is announced as the current page.
+  await expect(pager.locator('[aria-current]')).toHaveCount(0);
+
+  // On to the last page, and back with Previous: the same each time.
+  await pager.getByRole('link', { name: 'Next' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('list', { name: 'Items, page 3 of 3' })).toBeFocused();
+  await pager.getByRole('link', { name: 'Previous' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('list', { name: 'Items, page 2 of 3' })).toBeFocused();
+});

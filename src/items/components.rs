@@ -1,6 +1,6 @@
 //! The items list and the new-item form.
 
-use leptos::{ev::SubmitEvent, prelude::*};
+use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
 use server_fn::ServerFn;
 
@@ -23,6 +23,9 @@ pub fn ItemsPage() -> impl IntoView {
         |(page, _)| list_items(page),
     );
     let (pending, set_pending) = signal(false);
+    // Whether the user followed a pager link, until the page it asked for
+    // has taken focus.
+    let followed = StoredValue::new(false);
 
     view! {
         <header class="bar">
@@ -40,7 +43,7 @@ pub fn ItemsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match listing.await {
-                        Ok(page) => view! { <ItemList page /> }.into_any(),
+                        Ok(page) => view! { <ItemList page followed /> }.into_any(),
                         Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
@@ -50,8 +53,19 @@ pub fn ItemsPage() -> impl IntoView {
 }
 
 #[component]
-fn ItemList(page: ItemPage) -> impl IntoView {
+fn ItemList(page: ItemPage, followed: StoredValue<bool>) -> impl IntoView {
     let n = page.page;
+    let list = NodeRef::<html::Ul>::new();
+    Effect::new(move |_| {
+        if let Some(list) = list.get() {
+            focus_new_page(&list, followed);
+        }
+    });
+    let follow = move |ev: web_sys::MouseEvent| {
+        if is_link_click(&ev) {
+            followed.set_value(true);
+        }
+    };
     let previous = (n > 1).then(|| format!("/items?page={}", n - 1));
     let next = ((n as u64) < page.page_count).then(|| format!("/items?page={}", n + 1));
     let empty = page.items.is_empty();
@@ -59,7 +73,12 @@ fn ItemList(page: ItemPage) -> impl IntoView {
         {empty.then(|| view! {
             <p class="empty">"No items yet. " <A href="/items/new">"Write your first item"</A></p>
         })}
-        <ul class="items">
+        <ul
+            class="items"
+            node_ref=list
+            tabindex="-1"
+            aria-label=format!("Items, page {} of {}", n, page.page_count)
+        >
             {page.items.into_iter().map(|item| view! {
                 <li>
                     <h2>{item.title}</h2>
@@ -67,17 +86,58 @@ fn ItemList(page: ItemPage) -> impl IntoView {
                 </li>
             }).collect_view()}
         </ul>
-        <nav class="pager" aria-label="Pagination">
+        // Plain links: the router still follows them in the page, and `<A>`
+        // would mark both as the current page (it compares the path alone).
+        <nav class="pager" aria-label="Pagination" on:click=follow>
             {match previous {
-                Some(href) => view! { <A href=href attr:rel="prev">"Previous"</A> }.into_any(),
+                Some(href) => view! { <a href=href rel="prev">"Previous"</a> }.into_any(),
                 None => view! { <span class="disabled" aria-hidden="true">"Previous"</span> }.into_any(),
             }}
             <span class="position">{format!("Page {} of {}", n, page.page_count)}</span>
             {match next {
-                Some(href) => view! { <A href=href attr:rel="next">"Next"</A> }.into_any(),
+                Some(href) => view! { <a href=href rel="next">"Next"</a> }.into_any(),
                 None => view! { <span class="disabled" aria-hidden="true">"Next"</span> }.into_any(),
             }}
         </nav>
+    }
+}
+
+/// Whether a click (or Enter) landed on a link.
+fn is_link_click(ev: &web_sys::MouseEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .and_then(|element| element.closest("a").ok().flatten())
+        .is_some()
+}
+
+/// Moves focus to the start of the page the user asked for, once it shows.
+///
+/// Left alone, focus stays on the followed link at the bottom while the
+/// router scrolls the view to the top, or drops to the document when the
+/// link is gone (Next on the last page, or a sign-in over the page whose
+/// dialog gives focus back to a link that is no more): a keyboard or screen
+/// reader user would have to find the new items. The new list takes focus
+/// instead, announced by its name ("Items, page 2 of 3"). Focus the user has
+/// moved somewhere else by then is left where it is.
+fn focus_new_page(list: &web_sys::HtmlElement, followed: StoredValue<bool>) {
+    if !followed.try_update_value(std::mem::take).unwrap_or(false) {
+        return;
+    }
+    // Focus is still on the followed link (kept when the pager is redrawn in
+    // place), or dropped to the document when the link went away.
+    let focus_free = list
+        .owner_document()
+        .and_then(|document| document.active_element())
+        .is_none_or(|active| {
+            active.tag_name() == "BODY" || matches!(active.closest(".pager"), Ok(Some(_)))
+        });
+    if focus_free {
+        // Without scrolling: a scroll would count as the user's activity,
+        // and the router has already put the view where it belongs.
+        let options = web_sys::FocusOptions::new();
+        options.set_prevent_scroll(true);
+        let _ = list.focus_with_options(&options);
     }
 }
 
