@@ -70,6 +70,37 @@ test('signed in over https: a secure cookie, paging, the warning answered, signe
   await expect(page).toHaveURL(/\/login\?reason=signed_out/);
 });
 
+/** The browser's cookie called `name`, if it holds one. */
+async function cookieNamed(page: Page, name: string) {
+  return (await page.context().cookies()).find((c) => c.name === name);
+}
+
+async function signInOnLoginPage(page: Page, name: string) {
+  await hydrated(page);
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Items' })).toBeVisible();
+}
+
+test('over https the browser obeys every removal: no session cookie after sign-out, no reason cookie after signing in', async ({ page }) => {
+  const name = newUser('removals', PASSWORD, 3);
+  await page.goto('/login');
+  await signInOnLoginPage(page, name);
+  expect(await cookieNamed(page, '__Host-session_guard')).toBeDefined();
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login\?reason=signed_out/);
+  const afterSignOut = await page.context().cookies();
+  expect(afterSignOut.find((c) => c.name === '__Host-session_guard'), JSON.stringify(afterSignOut)).toBeUndefined();
+  expect(afterSignOut.find((c) => c.name === '__Host-session_guard_ended')?.value).toBe('signed_out');
+
+  await signInOnLoginPage(page, name);
+  const afterSignIn = await page.context().cookies();
+  expect(afterSignIn.find((c) => c.name === '__Host-session_guard_ended'), JSON.stringify(afterSignIn)).toBeUndefined();
+  expect(afterSignIn.find((c) => c.name === '__Host-session_guard')?.secure).toBe(true);
+});
+
 type Answer = { status: number; body: string };
 
 /** A sign-in from a plain HTTP client bound to `from` (a loopback address). */

@@ -14,12 +14,9 @@
 //!   and kept as long as the server keeps reasons (12 hours);
 //! - the next sign-in removes it.
 
-use tower_cookies::{
-    cookie::{time::Duration, Cookie, SameSite},
-    Cookies,
-};
+use tower_cookies::{cookie::time::Duration, Cookies};
 
-use super::policy::Policy;
+use super::{policy::Policy, removals};
 use crate::session::EndReason;
 
 /// The reason the request's cookie names, if any.
@@ -35,20 +32,20 @@ pub fn keep(cookies: &Cookies, policy: &Policy, reason: EndReason) {
     if reason == EndReason::Missing || read(cookies, policy) == Some(reason) {
         return;
     }
-    let cookie = Cookie::build((policy.cookie.ending_name(), reason.as_str()))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(policy.cookie.secure)
-        .max_age(Duration::seconds(policy.reason_retention))
-        .build();
+    let mut cookie = removals::cookie(
+        &policy.cookie,
+        policy.cookie.ending_name(),
+        reason.as_str().to_owned(),
+    );
+    cookie.set_max_age(Duration::seconds(policy.reason_retention));
     cookies.add(cookie);
 }
 
-/// Removes the cookie (a new session has begun), if the browser has one.
+/// Removes the cookie (a new session has begun), if the browser has one:
+/// with the attributes it was set with, or a browser keeps it.
 pub fn forget(cookies: &Cookies, policy: &Policy) {
     if read(cookies, policy).is_some() {
         let name = policy.cookie.ending_name();
-        cookies.remove(Cookie::build((name, "")).path("/").build());
+        cookies.remove(removals::cookie(&policy.cookie, name, String::new()));
     }
 }

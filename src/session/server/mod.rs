@@ -16,7 +16,8 @@
 //!   policy with compare-and-set writes, counting, memory that hears other
 //!   instances' changes), the reasons sessions ended, and the sweep.
 //! - `ending_cookie`: the short-lived cookie that tells the browser's next
-//!   requests why its session ended.
+//!   requests why its session ended; `removals`, the attributes both
+//!   cookies carry, removals included.
 //! - `devices`: where a session was signed in, and the name the sessions
 //!   page knows it by.
 
@@ -27,6 +28,7 @@ pub mod guard;
 pub mod layers;
 pub mod policy;
 pub mod record;
+pub mod removals;
 pub mod sessions;
 pub mod store;
 #[cfg(feature = "test-hooks")]
