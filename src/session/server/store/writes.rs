@@ -209,8 +209,14 @@ fn put(record: &mut Record, data: &SessionData, policy: &Policy) -> session_stor
     Ok(())
 }
 
+/// Gives up on a write. The log names the session by its handle, as the
+/// sessions page does: the id is the cookie's value, and a log line holding
+/// it would let whoever reads the log take the session over.
 fn kept_changing(id: &Id) -> session_store::Error {
-    tracing::warn!(session = %id, "session record kept changing under the write");
+    tracing::warn!(
+        session = %crate::session::server::devices::handle(id),
+        "session record kept changing under the write"
+    );
     session_store::Error::Backend("session record kept changing".to_owned())
 }
 
@@ -279,4 +285,51 @@ async fn delete_recording(
         tx.commit().await.map_err(backend)?;
         Ok(deleted == 1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Everything logged while `run` runs on this thread.
+    fn logged(run: impl FnOnce()) -> String {
+        let text = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = text.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let bytes = text.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_that_gives_up_names_the_session_by_its_handle_never_its_id() {
+        let id = Id::default();
+        let log = logged(|| {
+            kept_changing(&id);
+        });
+        assert!(log.contains("kept changing"), "{log}");
+        assert!(
+            log.contains(&crate::session::server::devices::handle(&id)),
+            "{log}"
+        );
+        assert!(!log.contains(&id.to_string()), "{log}");
+    }
 }
