@@ -23,6 +23,8 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod hosts;
+#[cfg(feature = "ssr")]
 pub mod proxy;
 #[cfg(feature = "ssr")]
 pub mod security;

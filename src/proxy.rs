@@ -8,11 +8,15 @@
 //!
 //! What it promises ([`TrustedProxies::client`]):
 //! - A peer that is not a trusted proxy is the client, whatever it sent.
-//! - From a trusted proxy, the client is the right-most address of
-//!   `X-Forwarded-For` that is not itself a trusted proxy (each proxy
-//!   appends the address it saw; what lies to the left of an untrusted
-//!   address was written by the client and proves nothing). Without that
-//!   header, the same walk over `Forwarded`'s `for=` values.
+//! - From a trusted proxy, the client is the right-most address of the one
+//!   header the operator names (`TRUSTED_PROXY_HEADER`: `X-Forwarded-For`,
+//!   the default, or `Forwarded`'s `for=` values) that is not itself a
+//!   trusted proxy (each proxy appends the address it saw; what lies to the
+//!   left of an untrusted address was written by the client and proves
+//!   nothing).
+//! - The other header is never read: a proxy that writes one passes the
+//!   other on from the client untouched, so reading it would let the client
+//!   pick its own address.
 //! - An entry that is not an address (`unknown`, a hidden name, garbage)
 //!   ends the walk: the client is the last trusted address before it, so
 //!   a forgery counts against the proxy (stricter), never against someone
@@ -23,7 +27,7 @@
 //! span, so that every line logged while serving it names the client (the
 //! span is on from `RUST_LOG=info`; the sign-in events name it themselves).
 
-use std::{net::IpAddr, str::FromStr};
+use std::{net::IpAddr, str::FromStr, sync::Arc};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -34,11 +38,35 @@ use axum::{
 use forwarded_header_value::ForwardedHeaderValue;
 use ipnet::IpNet;
 
-use crate::state::AppState;
-
-/// The proxies whose forwarding headers are believed.
+/// The proxies whose forwarding header is believed, and which header that
+/// is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ProxyHeader,
+}
+
+/// The one header the trusted proxies write (`TRUSTED_PROXY_HEADER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239; HAProxy's `option forwarded`).
+    Forwarded,
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            _ => Err(format!("{text:?} is not one of x-forwarded-for, forwarded")),
+        }
+    }
+}
 
 impl FromStr for TrustedProxies {
     type Err = String;
@@ -59,18 +87,26 @@ impl FromStr for TrustedProxies {
                     })
             })
             .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+            .map(|nets| TrustedProxies {
+                nets,
+                header: ProxyHeader::default(),
+            })
     }
 }
 
 impl TrustedProxies {
+    /// The same proxies, believed in `header` only.
+    pub fn reading(self, header: ProxyHeader) -> Self {
+        TrustedProxies { header, ..self }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     pub fn contains(&self, addr: IpAddr) -> bool {
         let addr = addr.to_canonical();
-        self.0.iter().any(|net| net.contains(&addr))
+        self.nets.iter().any(|net| net.contains(&addr))
     }
 
     /// The client of a request that came from `peer` with `headers`.
@@ -79,7 +115,10 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let hops = forwarded_for(headers);
+        let hops = match self.header {
+            ProxyHeader::XForwardedFor => x_forwarded_for(headers),
+            ProxyHeader::Forwarded => forwarded(headers),
+        };
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             let Some(hop) = hop else {
@@ -94,29 +133,27 @@ impl TrustedProxies {
     }
 }
 
-/// The addresses the proxies recorded, left (the first) to right (the
-/// nearest); `None` for an entry that is not an address.
-///
-/// `X-Forwarded-For`, when the request has it at all, is the only word:
-/// a line of it that cannot be read is an entry that is not an address,
-/// never a reason to read `Forwarded` instead (which a proxy that writes
-/// `X-Forwarded-For` passes on from the client untouched).
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    if headers.contains_key("x-forwarded-for") {
-        return headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .flat_map(|line| match line.to_str() {
-                // A bare address per entry (what proxies append); anything
-                // else, such as `unknown` or `addr:port`, is not one.
-                Ok(text) => text
-                    .split(',')
-                    .map(|entry| entry.trim().parse::<IpAddr>().ok())
-                    .collect(),
-                Err(_) => vec![None],
-            })
-            .collect();
-    }
+/// The addresses `X-Forwarded-For` records, left (the first) to right (the
+/// nearest); `None` for an entry that is not an address, or a line that
+/// cannot be read.
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|line| match line.to_str() {
+            // A bare address per entry (what proxies append); anything
+            // else, such as `unknown` or `addr:port`, is not one.
+            Ok(text) => text
+                .split(',')
+                .map(|entry| entry.trim().parse::<IpAddr>().ok())
+                .collect(),
+            Err(_) => vec![None],
+        })
+        .collect()
+}
+
+/// The same for `Forwarded`'s `for=` values.
+fn forwarded(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     let Some(forwarded) = headers
         .get_all("forwarded")
         .iter()
@@ -147,16 +184,17 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
 pub struct ClientAddr(pub IpAddr);
 
 /// Puts [`ClientAddr`] in every request.
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn layer(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if let Some(ConnectInfo(peer)) = req
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .copied()
     {
-        let client = state
-            .settings
-            .trusted_proxies
-            .client(peer.ip(), req.headers());
+        let client = proxies.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ClientAddr(client));
         // The span `server.rs` opens for the request's log lines.
         tracing::Span::current().record("client", tracing::field::display(client));
@@ -247,21 +285,51 @@ mod tests {
         );
         map.append("forwarded", HeaderValue::from_static("for=203.0.113.7"));
         assert_eq!(proxies.client(ip("10.0.0.9"), &map), ip("10.0.0.9"));
+        let reading_forwarded = proxies.reading(ProxyHeader::Forwarded);
         let mut unreadable = HeaderMap::new();
         unreadable.append("forwarded", HeaderValue::from_bytes(b"for=\xff").unwrap());
-        assert_eq!(proxies.client(ip("10.0.0.9"), &unreadable), ip("10.0.0.9"));
+        assert_eq!(
+            reading_forwarded.client(ip("10.0.0.9"), &unreadable),
+            ip("10.0.0.9")
+        );
     }
 
     #[test]
-    fn forwarded_is_read_when_there_is_no_x_forwarded_for() {
+    fn only_the_header_the_operator_names_is_read() {
         let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
-        let forwarded = headers(&[(
-            "forwarded",
-            "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\", for=10.0.0.5",
-        )]);
+        // A proxy that writes Forwarded passes the client's own
+        // X-Forwarded-For on untouched.
+        let both = headers(&[
+            ("x-forwarded-for", "203.0.113.66"),
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\", for=10.0.0.5",
+            ),
+        ]);
+        let by_forwarded = proxies.clone().reading(ProxyHeader::Forwarded);
         assert_eq!(
-            proxies.client(ip("10.0.0.9"), &forwarded),
+            by_forwarded.client(ip("10.0.0.9"), &both),
             ip("2001:db8::1")
         );
+        assert_eq!(proxies.client(ip("10.0.0.9"), &both), ip("203.0.113.66"));
+        // Without the named header the proxy itself is the client.
+        let only_forwarded = headers(&[("forwarded", "for=192.0.2.60")]);
+        assert_eq!(
+            proxies.client(ip("10.0.0.9"), &only_forwarded),
+            ip("10.0.0.9")
+        );
+        let only_xff = headers(&[("x-forwarded-for", "192.0.2.60")]);
+        assert_eq!(
+            by_forwarded.client(ip("10.0.0.9"), &only_xff),
+            ip("10.0.0.9")
+        );
+        assert_eq!(
+            "Forwarded".parse::<ProxyHeader>().unwrap(),
+            ProxyHeader::Forwarded
+        );
+        assert!("x-real-ip"
+            .parse::<ProxyHeader>()
+            .unwrap_err()
+            .contains("forwarded"));
     }
 }

@@ -44,7 +44,7 @@ use crate::{
     clock::Clock,
     config::{ConfigError, Settings},
     db::{self, DbError, SessionPool},
-    proxy, security,
+    hosts, proxy, security,
     session::server::{layers, GuardedRoutes, Sessions},
     state::{AppState, Shared},
 };
@@ -206,12 +206,12 @@ const GUARDED: GuardedRoutes = GuardedRoutes {
     home: "/items",
 };
 
-/// The app's routes, found once per process. Finding them renders the app
+/// The app's routes (its pages), found once per process. Finding them renders the app
 /// with resource loading suppressed through a process-global flag, and a
 /// resource first polled meanwhile by a request to another server in the same
 /// process waits forever (leptos-rs/leptos#4773): the integration tests run
 /// many servers at once, and hung one page in a dozen runs before this.
-fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::Mutex<Option<Vec<leptos_axum::AxumRouteListing>>> =
         std::sync::Mutex::new(None);
     let mut routes = ROUTES
@@ -236,11 +236,17 @@ pub fn router(state: AppState) -> Router {
             post(server_fn_handler).get(server_fn_handler),
         )
         .nest("/pkg", pkg_files(&state.leptos))
-        .leptos_routes_with_context(&state, routes, context, {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        // A path the axum routes do not name exactly (`/sessions/`) may still
+        // be a page to the app's router: rendered with the same context as
+        // the routes above, never without it.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context.clone(), shell));
     #[cfg(feature = "test-hooks")]
     let app = if state.settings.test_hooks {
         tracing::warn!("test hooks are on: the server's clock can be moved over HTTP");
@@ -255,14 +261,29 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(api::only_known_fields))
         .layer(from_fn_with_state(state.clone(), layers::api_layer))
         .layer(session_layer)
+        // Removals of the session cookie with the attributes it was set
+        // with (tower-sessions 0.14 leaves `Secure` off them).
+        .layer(from_fn_with_state(
+            state.sessions.clone(),
+            crate::session::server::removals::layer,
+        ))
         // Before any session work: a cross-origin post never touches a session.
         .layer(from_fn_with_state(
             state.clone(),
             security::same_origin_only,
         ))
+        // Only the hosts this server serves: a rebinding name is refused
+        // before its Origin is compared with it.
+        .layer(from_fn_with_state(
+            Arc::new(state.settings.allowed_hosts.clone()),
+            hosts::layer,
+        ))
         // The client's address, behind the trusted proxies, for everything
         // inside (the throttle, the logs, the sessions page).
-        .layer(from_fn_with_state(state.clone(), proxy::layer))
+        .layer(from_fn_with_state(
+            Arc::new(state.settings.trusted_proxies.clone()),
+            proxy::layer,
+        ))
         .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

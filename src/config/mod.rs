@@ -7,9 +7,13 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
-use crate::proxy::TrustedProxies;
+use crate::hosts::AllowedHosts;
+use crate::proxy::{ProxyHeader, TrustedProxies};
 use crate::session::server::policy::Policy;
 pub use crate::session::server::policy::SessionSettings;
+
+mod public_url;
+pub use public_url::PublicUrl;
 
 /// The table of `Leptos.toml` that holds our settings.
 const TABLE: &str = "session-guard";
@@ -30,8 +34,12 @@ pub struct Settings {
     /// The origin users reach (`PUBLIC_URL`), when it is set: behind a
     /// proxy, the only origin state-changing requests may come from.
     pub public_url: Option<PublicUrl>,
-    /// The proxies whose forwarding headers name the client (`proxy`).
+    /// The proxies whose forwarding header names the client, and which
+    /// header that is (`proxy`).
     pub trusted_proxies: TrustedProxies,
+    /// The host names requests may name (`hosts`): `ALLOWED_HOSTS` and
+    /// the site's own.
+    pub allowed_hosts: AllowedHosts,
     /// Test-only HTTP hooks (moving the server's clock). Off unless asked for.
     pub test_hooks: bool,
     /// Development only: `serve` first makes sure the demo user exists.
@@ -151,7 +159,7 @@ impl Settings {
                 })?,
             ),
         };
-        let trusted_proxies = src
+        let trusted_proxies: TrustedProxies = src
             .get("TRUSTED_PROXIES")
             .unwrap_or_default()
             .parse()
@@ -159,6 +167,23 @@ impl Settings {
                 name: "TRUSTED_PROXIES",
                 reason,
             })?;
+        let proxy_header: ProxyHeader = match src.get("TRUSTED_PROXY_HEADER") {
+            None => ProxyHeader::default(),
+            Some(text) => text.parse().map_err(|reason| ConfigError::Invalid {
+                name: "TRUSTED_PROXY_HEADER",
+                reason,
+            })?,
+        };
+        let trusted_proxies = trusted_proxies.reading(proxy_header);
+        let allowed_hosts = src
+            .get("ALLOWED_HOSTS")
+            .unwrap_or_default()
+            .parse::<AllowedHosts>()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "ALLOWED_HOSTS",
+                reason,
+            })?
+            .with_site(public_url.as_ref().map(PublicUrl::host), site_addr);
         // The scheme users reach decides, when it is known; else a server
         // on loopback is taken for development.
         let secure_by_default = match &public_url {
@@ -200,70 +225,10 @@ impl Settings {
             items_page_size: page_size as u32,
             public_url,
             trusted_proxies,
+            allowed_hosts,
             test_hooks,
             seed_demo,
         })
-    }
-}
-
-/// `PUBLIC_URL`: the scheme, host and port users reach, nothing else.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicUrl {
-    /// `https://host` or `https://host:port`, lower case, without a default
-    /// port: as a browser writes it in `Origin`.
-    origin: String,
-    https: bool,
-}
-
-impl PublicUrl {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = |why: &str| {
-            format!(
-                "{text:?} {why}; write the origin users reach, such as https://items.example.com"
-            )
-        };
-        let uri: http::Uri = text.parse().map_err(|_| invalid("is not a URL"))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => return Err(invalid("does not start with https:// or http://")),
-        };
-        let authority = uri.authority().ok_or_else(|| invalid("names no host"))?;
-        if authority.as_str().contains('@') || authority.host().is_empty() {
-            return Err(invalid("must name a host and nothing else"));
-        }
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(invalid(
-                "has a path or query: the app is served at the root",
-            ));
-        }
-        let host = authority.host().to_ascii_lowercase();
-        // An IPv6 address as browsers write it: `[0:0::1]` is `[::1]`.
-        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Some(v6) => {
-                let addr: std::net::Ipv6Addr =
-                    v6.parse().map_err(|_| invalid("names no valid host"))?;
-                format!("[{addr}]")
-            }
-            None => host,
-        };
-        let default_port = if https { 443 } else { 80 };
-        let origin = match authority.port_u16() {
-            Some(port) if port != default_port => {
-                format!("{}://{host}:{port}", uri.scheme_str().unwrap_or_default())
-            }
-            _ => format!("{}://{host}", uri.scheme_str().unwrap_or_default()),
-        };
-        Ok(PublicUrl { origin, https })
-    }
-
-    /// As a browser sends it in `Origin`.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    pub fn is_https(&self) -> bool {
-        self.https
     }
 }
 
@@ -297,242 +262,4 @@ fn file_table(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn loopback() -> SocketAddr {
-        "127.0.0.1:3000".parse().unwrap()
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_match_the_contract() {
-        let s = Settings::from_sources(None, env(&[]), loopback()).unwrap();
-        assert_eq!(s.session.idle_timeout, Duration::from_secs(900));
-        assert_eq!(s.session.warning, Duration::from_secs(120));
-        assert_eq!(s.session.absolute_timeout, Duration::from_secs(28_800));
-        assert_eq!(s.items_page_size, 20);
-        assert!(
-            !s.session.cookie_secure,
-            "loopback defaults to an insecure cookie"
-        );
-        assert!(!s.test_hooks);
-        let public = Settings::from_sources(None, env(&[]), "0.0.0.0:80".parse().unwrap()).unwrap();
-        assert!(public.session.cookie_secure);
-    }
-
-    #[test]
-    fn public_url_decides_the_cookie_and_names_one_origin() {
-        let behind =
-            |url: &str| Settings::from_sources(None, env(&[("PUBLIC_URL", url)]), loopback());
-        let s = behind("https://Items.Example.com/").unwrap();
-        let url = s.public_url.as_ref().unwrap();
-        assert_eq!(url.origin(), "https://items.example.com");
-        assert!(url.is_https());
-        assert!(
-            s.session.cookie_secure,
-            "https decides, though bound to loopback"
-        );
-        assert_eq!(
-            behind("https://items.example.com:8443")
-                .unwrap()
-                .public_url
-                .unwrap()
-                .origin(),
-            "https://items.example.com:8443"
-        );
-        assert_eq!(
-            behind("https://items.example.com:443")
-                .unwrap()
-                .public_url
-                .unwrap()
-                .origin(),
-            "https://items.example.com"
-        );
-        assert_eq!(
-            behind("https://[0:0::1]:8443")
-                .unwrap()
-                .public_url
-                .unwrap()
-                .origin(),
-            "https://[::1]:8443"
-        );
-        let plain = behind("http://127.0.0.1:8080").unwrap();
-        assert!(!plain.session.cookie_secure);
-        for bad in [
-            "items.example.com",
-            "ftp://items.example.com",
-            "https://items.example.com/app",
-            "https://user@items.example.com",
-            "https://items.example.com/?x=1",
-            "https://",
-        ] {
-            let err = behind(bad).unwrap_err();
-            assert!(
-                matches!(&err, ConfigError::Invalid { name: "PUBLIC_URL", reason } if reason.contains("https://items.example.com")),
-                "{bad}: {err}"
-            );
-        }
-        assert_eq!(behind("").unwrap().public_url, None);
-    }
-
-    #[test]
-    fn trusted_proxies_are_addresses_or_blocks() {
-        let s = Settings::from_sources(
-            None,
-            env(&[("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]),
-            loopback(),
-        )
-        .unwrap();
-        assert!(s.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
-        assert!(!s.trusted_proxies.contains("127.0.0.2".parse().unwrap()));
-        let err =
-            Settings::from_sources(None, env(&[("TRUSTED_PROXIES", "10.0.0.0/99")]), loopback())
-                .unwrap_err();
-        assert!(
-            matches!(&err, ConfigError::Invalid { name: "TRUSTED_PROXIES", reason } if reason.contains("10.0.0.0/99")),
-            "{err}"
-        );
-        assert!(Settings::from_sources(None, env(&[]), loopback())
-            .unwrap()
-            .trusted_proxies
-            .is_empty());
-    }
-
-    #[test]
-    fn database_url_takes_sqlite_or_postgres_and_names_itself_otherwise() {
-        for url in [
-            "sqlite://data/x.db",
-            "postgres://postgres@127.0.0.1:5432/app",
-            "postgresql://u:p@db/app?sslmode=disable",
-        ] {
-            let s =
-                Settings::from_sources(None, env(&[("DATABASE_URL", url)]), loopback()).unwrap();
-            assert_eq!(s.database_url, url);
-        }
-        let err = Settings::from_sources(
-            None,
-            env(&[("DATABASE_URL", "mysql://root@localhost/app")]),
-            loopback(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("DATABASE_URL") && err.contains("postgres://"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let file = "[session-guard]\nitems_page_size = 50\nsession_idle_timeout_secs = 600\n";
-        let s = Settings::from_sources(Some(file), env(&[("ITEMS_PAGE_SIZE", "7")]), loopback())
-            .unwrap();
-        assert_eq!(s.items_page_size, 7);
-        assert_eq!(s.session.idle_timeout, Duration::from_secs(600));
-    }
-
-    #[test]
-    fn the_maximum_lifetime_may_be_as_short_as_the_idle_timeout() {
-        let short = |absolute: &str| {
-            Settings::from_sources(
-                None,
-                env(&[
-                    ("SESSION_IDLE_TIMEOUT_SECS", "30"),
-                    ("SESSION_WARNING_SECS", "20"),
-                    ("SESSION_ABSOLUTE_TIMEOUT_SECS", absolute),
-                ]),
-                loopback(),
-            )
-        };
-        for secs in [30, 45] {
-            let s = short(&secs.to_string()).unwrap();
-            assert_eq!(s.session.absolute_timeout, Duration::from_secs(secs));
-        }
-        let err = short("29").unwrap_err().to_string();
-        assert!(
-            err.contains("SESSION_ABSOLUTE_TIMEOUT_SECS") && err.contains("30 to 2592000"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn invalid_values_name_the_setting_and_range() {
-        let err = Settings::from_sources(None, env(&[("ITEMS_PAGE_SIZE", "101")]), loopback())
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("ITEMS_PAGE_SIZE") && text.contains("1 to 100"),
-            "{text}"
-        );
-
-        let err = Settings::from_sources(
-            None,
-            env(&[
-                ("SESSION_IDLE_TIMEOUT_SECS", "100"),
-                ("SESSION_WARNING_SECS", "100"),
-            ]),
-            loopback(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("SESSION_WARNING_SECS"), "{err}");
-
-        // A warning that would open between two keep-alives of a busy page.
-        let err = Settings::from_sources(
-            None,
-            env(&[
-                ("SESSION_IDLE_TIMEOUT_SECS", "30"),
-                ("SESSION_WARNING_SECS", "29"),
-            ]),
-            loopback(),
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("SESSION_WARNING_SECS") && text.contains("20 to 23"),
-            "{text}"
-        );
-        let fits = Settings::from_sources(
-            None,
-            env(&[
-                ("SESSION_IDLE_TIMEOUT_SECS", "30"),
-                ("SESSION_WARNING_SECS", "23"),
-            ]),
-            loopback(),
-        );
-        assert!(fits.is_ok(), "{fits:?}");
-
-        // A malformed DATABASE_URL is named without its password.
-        let err = Settings::from_sources(
-            None,
-            env(&[("DATABASE_URL", "mysql://app:hunter2@db.example/app")]),
-            loopback(),
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("mysql://app:***@db.example/app"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
-
-        let err =
-            Settings::from_sources(None, env(&[("SESSION_COOKIE_SECURE", "yes")]), loopback())
-                .unwrap_err();
-        assert!(err.to_string().contains("SESSION_COOKIE_SECURE"), "{err}");
-
-        let err = Settings::from_sources(
-            Some("[session-guard]\nsession_idle_timeout_secs = \"abc\"\n"),
-            env(&[]),
-            loopback(),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("SESSION_IDLE_TIMEOUT_SECS"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -445,9 +445,11 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
     let public = "https://items.test";
     let app = spawn_app_with(&[("PUBLIC_URL", public)]).await;
     app.add_user("alice", "s3cret").await;
+    // As the proxy passes them on: the Host users asked for.
     let res = app
         .http
         .post(app.url("/api/sign_in"))
+        .header(header::HOST, "items.test")
         .header(header::ACCEPT, "application/json")
         .header("sec-fetch-site", "same-origin")
         .header(header::ORIGIN, public)
@@ -473,6 +475,7 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
     let post_from = |origin: String| {
         app.http
             .post(app.url("/api/create_item"))
+            .header(header::HOST, "items.test")
             .header(header::ACCEPT, "application/json")
             .header(header::COOKIE, &cookie)
             .header("sec-fetch-site", "same-origin")
@@ -480,7 +483,7 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
             .form(&[("title", "mine"), ("description", "")])
             .send()
     };
-    // The Host the proxy sends is not the origin users are on.
+    // The server's own address is not the origin users are on.
     let res = post_from(app.base.clone()).await.unwrap();
     assert_eq!(res.status(), 403);
     let res = post_from("http://items.test".to_owned()).await.unwrap();
@@ -488,7 +491,13 @@ async fn behind_an_https_proxy_the_public_url_decides_cookie_origin_and_hsts() {
     assert_eq!(app.items_stored().await, 0);
     let res = post_from(public.to_owned()).await.unwrap();
     assert_eq!(res.status(), 200);
-    let page = app.get_page("/login", None).await;
+    let page = app
+        .http
+        .get(app.url("/login"))
+        .header(header::HOST, "items.test")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         page.headers()[header::STRICT_TRANSPORT_SECURITY],
         "max-age=31536000"
