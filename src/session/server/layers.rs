@@ -7,6 +7,8 @@
 //! Which functions are public and which pages are protected, the app says
 //! (`GuardedRoutes`).
 
+use std::borrow::Cow;
+
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
@@ -103,8 +105,8 @@ pub async fn page_layer(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
     }
-    let path = req.uri().path();
-    let kind = match path {
+    let path = canonical(req.uri().path());
+    let kind = match path.as_ref() {
         "/" => Page::Root,
         LOGIN_PATH => Page::Login,
         p if sessions.routes.is_protected_page(p) => Page::Protected,
@@ -152,6 +154,25 @@ pub async fn page_layer(
     }
 }
 
+/// A path as the app's router reads it: runs of slashes as one, and no
+/// slash at the end (but the root's). `/sessions/` and `//sessions` render
+/// the sessions page, so they are guarded as `/sessions` is.
+fn canonical(path: &str) -> Cow<'_, str> {
+    let trailing = path.len() > 1 && path.ends_with('/');
+    if !trailing && !path.contains("//") {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Page {
     Root,
@@ -173,5 +194,24 @@ fn see_other(location: &str) -> Response {
             [(header::LOCATION, HeaderValue::from_static(LOGIN_PATH))],
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn paths_are_read_as_the_router_reads_them() {
+        for (path, read) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/sessions", "/sessions"),
+            ("/sessions/", "/sessions"),
+            ("//sessions", "/sessions"),
+            ("/items//new/", "/items/new"),
+        ] {
+            assert_eq!(canonical(path), read, "{path}");
+        }
     }
 }
