@@ -33,7 +33,7 @@ pub struct Shared {
     /// guards.
     pub sessions: Sessions,
     pub throttle: SignInThrottle,
-    /// Places for password verifications (bounded: see `auth::password`).
+    /// How many password verifications ran (`auth::password`).
     pub verifications: VerifyQueue,
 }
 

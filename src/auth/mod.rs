@@ -128,6 +128,12 @@ mod backend {
                 tracing::warn!(username = logged, client = %addr, "{what} throttled");
                 return Err(too_many(wait));
             }
+            Err(Denied::Busy) => {
+                tracing::warn!(username = logged, client = %addr, "{what} refused: no place among the verifications");
+                return Err(AppError::Busy {
+                    retry_after_secs: 1,
+                });
+            }
             Err(Denied::Unavailable(err)) => return Err(err.into()),
         };
         // An invalid name still costs a full verification: no timing hint.
@@ -142,8 +148,8 @@ mod backend {
         };
         let (verified, user) = match checked.await {
             Ok(checked) => checked,
-            // Never verified (the database out of reach, the queue full):
-            // the attempt is given back, so an outage locks nobody out.
+            // Never verified (the database out of reach): the attempt is
+            // given back, so an outage locks nobody out.
             Err(err) => {
                 attempt.give_back().await;
                 return Err(err);

@@ -7,9 +7,9 @@
 //! An unknown user is verified against a fixed dummy hash, so it costs the
 //! same time as a wrong password and the timing reveals nothing.
 //!
-//! Verifications are bounded: at most [`MAX_QUEUED`] wait or run at once;
-//! past that a sign-in is answered `503` with `Retry-After` at once rather
-//! than joining a queue that grows. A verification whose request has gone
+//! Verifications are bounded before they get here: the sign-in throttle
+//! admits at most `throttle::MAX_QUEUED` at once, shared fairly across
+//! networks (`throttle::admission`). A verification whose request has gone
 //! (timed out, closed) by the time its turn comes is skipped.
 
 use std::sync::{
@@ -52,25 +52,11 @@ fn lowest_cpu_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lowest_cpu_priority() {}
 
-/// Verifications waiting or running at once, at most: about a second of
-/// work for one hashing thread.
-pub const MAX_QUEUED: usize = 32;
-
-/// The places in a server's queue of verifications (one per server, in its
-/// state: the tests run many servers in one process), and how many it ran.
-#[derive(Debug, Clone)]
+/// How many verifications a server ran (one per server, in its state: the
+/// tests run many servers in one process).
+#[derive(Debug, Clone, Default)]
 pub struct VerifyQueue {
-    places: Arc<tokio::sync::Semaphore>,
     performed: Arc<AtomicU64>,
-}
-
-impl Default for VerifyQueue {
-    fn default() -> Self {
-        VerifyQueue {
-            places: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)),
-            performed: Arc::default(),
-        }
-    }
 }
 
 impl VerifyQueue {
@@ -144,12 +130,6 @@ pub async fn verify(
     stored: Option<String>,
     password: String,
 ) -> Result<bool, AppError> {
-    let Ok(_place) = queue.places.try_acquire() else {
-        tracing::warn!("password verifications queue full");
-        return Err(AppError::Busy {
-            retry_after_secs: 1,
-        });
-    };
     let performed = queue.performed.clone();
     hashing(move || {
         performed.fetch_add(1, Ordering::Relaxed);

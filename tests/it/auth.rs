@@ -327,7 +327,7 @@ async fn right_passwords_never_use_up_an_allowance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_sign_ins_from_many_addresses_queues_boundedly_and_says_when_to_retry() {
-    use session_guard::auth::password::MAX_QUEUED;
+    use session_guard::auth::throttle::MAX_QUEUED;
     let app = std::sync::Arc::new(spawn_app().await);
     app.add_user("alice", "s3cret").await;
     // Three times as many verifications as may wait, from as many
