@@ -13,6 +13,7 @@ mod auth;
 mod backend;
 mod cli;
 mod concurrency;
+mod defences;
 mod devices;
 mod fuzz;
 mod items;
