@@ -29,7 +29,7 @@ use crate::{
     auth::{SignIn, SignOut},
     error::{http::json_error, AppError},
     items::{CreateItem, ListItems},
-    security::MAX_BODY_BYTES,
+    security::{MAX_BODY_BYTES, REQUEST_TIMEOUT},
     session::{ExtendSession, SessionStatus},
 };
 
@@ -106,10 +106,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     let err = if status.is_server_error() {
         AppError::Internal
     } else {
-        AppError::bad_request(format!(
-            "malformed request: server functions take a form-encoded body \
-             (application/x-www-form-urlencoded); this one was refused with {status}"
-        ))
+        AppError::bad_request(refusal_reason(status))
     };
     // The status the layer beneath chose stays (413, 408, 415, ...); only
     // the body becomes the contract's JSON.
@@ -120,6 +117,24 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         }
     }
     json
+}
+
+/// Why a layer beneath refused a call, in words: each refusal says its own
+/// reason, never another's.
+fn refusal_reason(status: StatusCode) -> String {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes.")
+        }
+        StatusCode::REQUEST_TIMEOUT => format!(
+            "The request took longer than {} seconds and was stopped.",
+            REQUEST_TIMEOUT.as_secs()
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "malformed request: server functions take a \
+             form-encoded body (application/x-www-form-urlencoded)"
+            .to_owned(),
+        other => format!("The request was refused ({other})."),
+    }
 }
 
 /// A `POST` to a server function must be form-encoded (any case, any

@@ -101,6 +101,10 @@ async fn an_oversized_body_gets_413() {
         answer.contains("content-type: application/json"),
         "the refusal is the contract's JSON: {answer}"
     );
+    assert!(
+        answer.contains("larger than 1048576 bytes"),
+        "the reason is the size: {answer}"
+    );
     assert_eq!(app.items_stored().await, 0);
 }
 
@@ -253,6 +257,10 @@ async fn a_body_that_never_arrives_gets_408() {
         answer.contains("content-type: application/json"),
         "{answer}"
     );
+    assert!(
+        answer.contains("longer than 30 seconds"),
+        "the reason is the time: {answer}"
+    );
     assert_eq!(app.items_stored().await, 0);
 }
 
@@ -269,12 +277,30 @@ async fn create_item_by_hand(app: &TestApp, cookie: &str, length: usize, body: &
          Content-Length: {length}\r\n\r\n{body}"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut answer))
+    // The head, then as many body bytes as it announces (or what came
+    // before the server closed).
+    let mut answer = Vec::new();
+    let read_all = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap_or(0);
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer).to_string();
+            let whole = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                head.lines()
+                    .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .is_some_and(|length| body.len() >= length)
+            });
+            if n == 0 || whole {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read_all)
         .await
-        .expect("the server answered within a minute")
-        .unwrap();
-    String::from_utf8_lossy(&answer[..n]).to_string()
+        .expect("the server answered within a minute");
+    String::from_utf8_lossy(&answer).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
