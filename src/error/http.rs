@@ -53,12 +53,35 @@ pub fn set_error_status(err: &AppError) {
     }
 }
 
+/// Whether a `POST` comes from a plain HTML form (a page without
+/// JavaScript): its `Accept` names the media type `text/html` (any case,
+/// with parameters) with a quality above zero. A substring is not enough:
+/// `application/xhtml+xml` or `text/html-fragment` are other types, and
+/// `text/html;q=0` says HTML is not wanted.
 pub fn is_html_form_post(method: &Method, headers: &HeaderMap) -> bool {
     method == Method::POST
         && headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|line| line.split(','))
+            .any(accepts_html)
+}
+
+/// One media range of `Accept`: `text/html` with a quality above zero.
+fn accepts_html(range: &str) -> bool {
+    let mut parts = range.split(';').map(str::trim);
+    let named = parts
+        .next()
+        .is_some_and(|media| media.eq_ignore_ascii_case("text/html"));
+    let refused = parts.any(|param| {
+        param
+            .split_once('=')
+            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .and_then(|(_, q)| q.trim().parse::<f32>().ok())
+            .is_some_and(|q| q <= 0.0)
+    });
+    named && !refused
 }
 
 /// The typed 401 of the contract: JSON reason, never a redirect.
@@ -95,4 +118,43 @@ pub fn error_page(err: &AppError) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form_post(accept: &'static str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        is_html_form_post(&Method::POST, &headers)
+    }
+
+    #[test]
+    fn a_form_post_is_told_by_the_media_type_html() {
+        for accept in [
+            "text/html",
+            "TEXT/HTML",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "application/json, text/html;q=0.5",
+            "text/html; charset=utf-8",
+        ] {
+            assert!(form_post(accept), "{accept}");
+        }
+        for accept in [
+            "application/json",
+            "application/xhtml+xml",
+            "text/html-fragment",
+            "application/json, text/html;q=0",
+            "text/htmlx",
+            "*/*",
+        ] {
+            assert!(!form_post(accept), "{accept}");
+        }
+        assert!(!is_html_form_post(&Method::GET, &{
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+            h
+        }));
+    }
 }
