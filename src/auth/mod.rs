@@ -195,6 +195,13 @@ mod backend {
         let sessions = Sessions::from_context()?;
         let (session, cookies) = guard::request_session_from_context()?;
         check::sign_out(&sessions, &session, &cookies).await?;
+        // The session this call checked has just ended: no time is left.
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.insert_header(
+                http::HeaderName::from_static(crate::session::IDLE_REMAINING_HEADER),
+                http::HeaderValue::from(0),
+            );
+        }
         leptos_axum::redirect(&login_url(Some(EndReason::SignedOut), None));
         Ok(())
     }

@@ -23,3 +23,4 @@ mod restart;
 mod security;
 mod session;
 mod store;
+mod wire;

@@ -30,7 +30,7 @@ use crate::{
     },
     session::{
         redirect::{login_url, safe_next, LOGIN_PATH},
-        EndReason, IDLE_REMAINING_HEADER,
+        EndReason, END_REASON_HEADER, IDLE_REMAINING_HEADER,
     },
 };
 
@@ -63,16 +63,25 @@ pub async fn api_layer(
             let remaining = live.idle_remaining.max(0);
             req.extensions_mut().insert(live);
             let mut res = next.run(req).await;
+            // Unless the function said otherwise: sign-out answers 0 for
+            // the session it has just ended.
             res.headers_mut()
-                .insert(IDLE_REMAINING_HEADER, HeaderValue::from(remaining));
+                .entry(IDLE_REMAINING_HEADER)
+                .or_insert(HeaderValue::from(remaining));
             res
         }
         Ok(Outcome::Ended(reason)) => {
             if is_html_form_post(req.method(), req.headers()) {
                 // A form posted without JavaScript: back to the login page,
-                // returning afterwards to the page the form was on.
+                // returning afterwards to the page the form was on, with
+                // the headers every ended answer carries.
                 let back = referer_path(req.headers());
-                return see_other(&login_url(Some(reason), back.as_deref()));
+                let mut res = see_other(&login_url(Some(reason), back.as_deref()));
+                res.headers_mut()
+                    .insert(END_REASON_HEADER, HeaderValue::from_static(reason.as_str()));
+                res.headers_mut()
+                    .insert(IDLE_REMAINING_HEADER, HeaderValue::from(0));
+                return res;
             }
             expired_response(reason)
         }
