@@ -32,7 +32,9 @@ pub struct Cli {
 enum Command {
     /// Run the web server (the default).
     Serve,
-    /// Create a user; the password is read as one line from standard input.
+    /// Create a user. The password (at least 8 characters) is asked for at
+    /// the terminal without echo, or read as one line from standard input
+    /// when that is a pipe.
     AddUser {
         /// 1 to 64 of A-Z a-z 0-9 _ . -
         name: String,

@@ -124,28 +124,21 @@ impl Settings {
         let src = Source { file, env };
 
         let idle = src.secs("SESSION_IDLE_TIMEOUT_SECS", 900, 30, 86_400)?;
-        let warning = src.secs("SESSION_WARNING_SECS", 120, 20, 86_400)?;
+        // The warning's real bound depends on the idle timeout; every
+        // refusal names it, and why.
         let longest = Policy::longest_warning(idle as i64).max(0) as u64;
-        if warning > longest {
-            return Err(ConfigError::Invalid {
-                name: "SESSION_WARNING_SECS",
-                reason: format!(
-                    "{warning} is too long for SESSION_IDLE_TIMEOUT_SECS ({idle}): the warning would \
-                     open on a user who is typing. It must leave the page's keep-alive interval \
-                     ({keep_alive} s), the activity write slice ({slice} s) and 1 s before it; \
-                     allowed: 20 to {longest}",
-                    keep_alive = Policy::keep_alive_every(idle as i64),
-                    slice = Policy::write_slice(idle as i64),
-                ),
-            });
-        }
+        let warning = src
+            .secs("SESSION_WARNING_SECS", 120, 20, longest)
+            .map_err(|err| warning_bound_explained(err, idle))?;
         // No floor of its own: from the idle timeout up, as documented.
-        let absolute = src.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 28_800, 30, 2_592_000)?;
+        let absolute = src.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 28_800, idle, 2_592_000)?;
         if absolute < idle {
+            // Only the default can be: a value that is set was bounded above.
             return Err(ConfigError::Invalid {
                 name: "SESSION_ABSOLUTE_TIMEOUT_SECS",
                 reason: format!(
-                    "{absolute} must not be less than SESSION_IDLE_TIMEOUT_SECS ({idle}); allowed: {idle} to 2592000"
+                    "the default, {absolute}, is less than SESSION_IDLE_TIMEOUT_SECS ({idle}): \
+                     set it, from {idle} to 2592000"
                 ),
             });
         }
@@ -229,6 +222,24 @@ impl Settings {
             test_hooks,
             seed_demo,
         })
+    }
+}
+
+/// A refused `SESSION_WARNING_SECS`, with why its bound depends on the
+/// idle timeout.
+fn warning_bound_explained(err: ConfigError, idle: u64) -> ConfigError {
+    let ConfigError::Invalid { name, reason } = err else {
+        return err;
+    };
+    let keep_alive = Policy::keep_alive_every(idle as i64);
+    let slice = Policy::write_slice(idle as i64);
+    ConfigError::Invalid {
+        name,
+        reason: format!(
+            "{reason}: with SESSION_IDLE_TIMEOUT_SECS {idle}, the warning must leave the page's \
+             keep-alive interval ({keep_alive} s), the activity write slice ({slice} s) and 1 s \
+             before the deadline, or it would open on a user who is typing"
+        ),
     }
 }
 

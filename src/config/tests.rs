@@ -275,3 +275,34 @@ fn the_proxy_header_and_the_hosts_are_named_when_wrong() {
     assert!(s.allowed_hosts.allow(&uri, &headers("admin.example.com")));
     assert!(!s.allowed_hosts.allow(&uri, &headers("localhost")));
 }
+
+#[test]
+fn bounds_that_depend_on_the_idle_timeout_are_named_as_they_are() {
+    let refused = |pairs: &[(&str, &str)]| {
+        Settings::from_sources(None, env(pairs), loopback())
+            .unwrap_err()
+            .to_string()
+    };
+    // Too short, too long or not a number: the real range, for this idle
+    // timeout, every time.
+    for warning in ["10", "900", "soon"] {
+        let err = refused(&[("SESSION_WARNING_SECS", warning)]);
+        assert!(
+            err.contains("SESSION_WARNING_SECS") && err.contains("from 20 to 824"),
+            "{warning}: {err}"
+        );
+    }
+    let err = refused(&[
+        ("SESSION_IDLE_TIMEOUT_SECS", "600"),
+        ("SESSION_ABSOLUTE_TIMEOUT_SECS", "45"),
+    ]);
+    assert!(
+        err.contains("SESSION_ABSOLUTE_TIMEOUT_SECS") && err.contains("from 600 to 2592000"),
+        "{err}"
+    );
+    let err = refused(&[("SESSION_IDLE_TIMEOUT_SECS", "86400")]);
+    assert!(
+        err.contains("SESSION_ABSOLUTE_TIMEOUT_SECS") && err.contains("from 86400 to 2592000"),
+        "{err}"
+    );
+}

@@ -288,7 +288,11 @@ async fn create_item_by_hand(app: &TestApp, cookie: &str, length: usize, body: &
             let text = String::from_utf8_lossy(&answer).to_string();
             let whole = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
                 head.lines()
-                    .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .find_map(|line| {
+                        line.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
                     .and_then(|v| v.parse::<usize>().ok())
                     .is_some_and(|length| body.len() >= length)
             });
