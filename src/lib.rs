@@ -16,8 +16,10 @@ pub mod session;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cli;
+/// The server's clock, from the guard's crate (the app's items and users
+/// are dated by it too).
 #[cfg(feature = "ssr")]
-pub mod clock;
+pub use leptos_session_guard::clock;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]

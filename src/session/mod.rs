@@ -6,7 +6,8 @@
 //! other in a cycle.
 //!
 //! - [`contract`]: what server and page agree on (reasons, the status
-//!   report, the headers on every guarded answer).
+//!   report, the headers on every guarded answer), from the
+//!   `leptos-session-guard` crate.
 //! - [`fns`]: the session's own server functions, the passive status and
 //!   the extend.
 //! - [`redirect`]: the login page's address with the reason and a safe
@@ -18,7 +19,7 @@
 //!
 //! `docs/architecture.md` draws how a request goes through these parts.
 
-pub mod contract;
+pub use leptos_session_guard::contract;
 pub mod fns;
 pub mod page;
 pub mod redirect;

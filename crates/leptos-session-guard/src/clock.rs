@@ -10,7 +10,8 @@
 //! other instances wrote, so they must agree on it: a machine whose clock
 //! runs 5 s ahead would end live sessions 5 s early. Each instance on
 //! PostgreSQL follows the database's clock instead ([`Clock::follow`],
-//! measured at start-up and every minute by `db::follow_database_clock`):
+//! measured at start-up and every minute by the app, the session-guard
+//! application's `db::follow_database_clock`):
 //! instances then agree within the round trip of that measurement plus a
 //! minute's drift, milliseconds on any network a database is used over, far
 //! inside the one-second grain of every deadline. SQLite has one server, and
@@ -25,6 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, in the server's clock.
 pub type UnixSecs = i64;
 
+/// The server's clock: the system's time, or (in tests) a frozen one that
+/// moves only when advanced, corrected to agree with a reference clock.
+/// Clones share one reading.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     /// Added to the system's time; for a frozen clock, the whole time.
@@ -51,6 +55,7 @@ fn system_secs() -> UnixSecs {
 }
 
 impl Clock {
+    /// The system's time, as production uses it.
     pub fn system() -> Self {
         Self::default()
     }
@@ -66,6 +71,8 @@ impl Clock {
         }
     }
 
+    /// Now, in whole seconds since the Unix epoch: what every deadline is
+    /// compared with.
     pub fn now(&self) -> UnixSecs {
         let offset = self.offset_secs.load(Ordering::Acquire);
         let correction = self.correction_ms.load(Ordering::Acquire);

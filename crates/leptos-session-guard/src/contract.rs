@@ -28,6 +28,8 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// The reason's name on the wire: in the `401` body, the
+    /// `Session-End-Reason` header, the `_ended` cookie and `?reason=`.
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Idle => "idle",
@@ -38,6 +40,7 @@ impl EndReason {
         }
     }
 
+    /// The reason a wire name stands for; `None` for any other text.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "idle" => Some(EndReason::Idle),
@@ -80,13 +83,19 @@ impl TryFrom<String> for EndReason {
 /// What the passive status query reports. Asking never extends the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionReport {
+    /// Whether the request's session is live.
     pub signed_in: bool,
     /// Why not, when not signed in.
     pub reason: Option<EndReason>,
+    /// Who is signed in, when someone is.
     pub username: Option<String>,
+    /// Whole seconds until the idle deadline (0 when not signed in).
     pub idle_remaining_secs: u64,
+    /// Whole seconds until the maximum lifetime ends (0 when not signed in).
     pub absolute_remaining_secs: u64,
+    /// The idle timeout this session is held to.
     pub idle_timeout_secs: u64,
+    /// How long before the idle deadline the page warns.
     pub warning_secs: u64,
     /// How often the page may send an activity keep-alive: the server's
     /// policy decides it, so the page holds no timing of its own. Absent
