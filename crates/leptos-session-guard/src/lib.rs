@@ -11,7 +11,11 @@
 //!   session ends ([`EndReason`]), the status report ([`SessionReport`]),
 //!   and the headers every guarded answer carries;
 //! - `clock` (feature `ssr`): the server's "now", which tests and a
-//!   browser suite can move instead of waiting.
+//!   browser suite can move instead of waiting;
+//! - `policy` (feature `ssr`): every duration, limit and cookie attribute,
+//!   and the rules as arithmetic on seconds: when a session ends, why, and
+//!   when its activity is worth writing down;
+//! - `record` (feature `ssr`): what the server keeps in each session.
 //!
 //! ```
 //! use leptos_session_guard::{EndReason, END_REASON_HEADER};
@@ -26,5 +30,9 @@
 #[cfg(feature = "ssr")]
 pub mod clock;
 pub mod contract;
+#[cfg(feature = "ssr")]
+pub mod policy;
+#[cfg(feature = "ssr")]
+pub mod record;
 
 pub use contract::{EndReason, SessionReport, END_REASON_HEADER, IDLE_REMAINING_HEADER};

@@ -5,7 +5,7 @@
 //!   guards (`GuardedRoutes`).
 //! - `policy`: every duration, limit and cookie attribute, and the rules as
 //!   arithmetic (deadlines, reasons, the write slice); `record`, what each
-//!   session record holds.
+//!   session record holds (both from the `leptos-session-guard` crate).
 //! - `check`: applies the policy to a request's session, the one decision
 //!   all three places below make; `start` and `sign_out` for the app's
 //!   sign-in.
@@ -26,8 +26,7 @@ pub mod devices;
 pub mod ending_cookie;
 pub mod guard;
 pub mod layers;
-pub mod policy;
-pub mod record;
+pub use leptos_session_guard::{policy, record};
 pub mod removals;
 pub mod sessions;
 pub mod store;

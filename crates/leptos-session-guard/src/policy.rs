@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::record::SessionData;
-use crate::clock::UnixSecs;
-use crate::session::EndReason;
+use crate::{clock::UnixSecs, record::SessionData, EndReason};
 
 /// How sessions end, as the operator sets it; all enforced on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionSettings {
+    /// Inactivity after which the session ends.
     pub idle_timeout: Duration,
+    /// How long before the idle deadline the page warns.
     pub warning: Duration,
+    /// The longest a session lives, whatever the activity.
     pub absolute_timeout: Duration,
+    /// Whether the cookies are `Secure` (and the session cookie `__Host-`).
     pub cookie_secure: bool,
 }
 
@@ -33,9 +35,13 @@ pub enum Activity {
     Passive,
 }
 
+/// Every rule of a session's life, in whole seconds, derived once from
+/// [`SessionSettings`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    /// The idle timeout.
     pub idle: i64,
+    /// The maximum lifetime.
     pub absolute: i64,
     /// `last_activity` is written at most once per slice; deadlines are precise
     /// to within one slice, in the user's favour never by more.
@@ -48,7 +54,9 @@ pub struct Policy {
     /// back from lunch, or the next morning, is told why rather than
     /// "please sign in".
     pub reason_retention: i64,
+    /// How records are kept in memory between requests.
     pub memory: Memory,
+    /// The session cookie's name and `Secure` flag.
     pub cookie: CookiePolicy,
 }
 
@@ -69,6 +77,8 @@ pub struct Memory {
 pub struct CookiePolicy {
     /// `__Host-` prefixed when the cookie is `Secure`.
     pub name: &'static str,
+    /// Whether the cookie (and the one naming why a session ended) is
+    /// `Secure`.
     pub secure: bool,
 }
 
@@ -90,18 +100,24 @@ impl CookiePolicy {
     }
 }
 
+/// What the policy says of a session at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// The session is live.
     Live {
+        /// Seconds until the idle deadline (after this request's activity).
         idle_remaining: i64,
+        /// Seconds until the maximum lifetime ends.
         absolute_remaining: i64,
         /// The `last_activity` to store, when this request should write it.
         touch: Option<UnixSecs>,
     },
+    /// The session has ended, for this reason.
     Ended(EndReason),
 }
 
 impl Policy {
+    /// The rules for these settings.
     pub fn new(settings: &SessionSettings) -> Self {
         let idle = settings.idle_timeout.as_secs() as i64;
         Policy {
@@ -140,10 +156,12 @@ impl Policy {
         (idle / 15).max(5)
     }
 
+    /// When the session ends for inactivity if nothing more happens.
     pub fn idle_deadline(&self, data: &SessionData) -> UnixSecs {
         data.last_activity.saturating_add(self.idle)
     }
 
+    /// When the session reaches its maximum lifetime.
     pub fn absolute_deadline(&self, data: &SessionData) -> UnixSecs {
         data.started_at.saturating_add(self.absolute)
     }
@@ -166,6 +184,42 @@ impl Policy {
         now - self.reason_retention
     }
 
+    /// Whether a session is live at `now`, how long it has left, and
+    /// whether this request's activity is worth writing down.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use leptos_session_guard::{
+    ///     policy::{Activity, Policy, SessionSettings, Verdict},
+    ///     record::SessionData,
+    ///     EndReason,
+    /// };
+    ///
+    /// let policy = Policy::new(&SessionSettings {
+    ///     idle_timeout: Duration::from_secs(900),
+    ///     warning: Duration::from_secs(120),
+    ///     absolute_timeout: Duration::from_secs(28_800),
+    ///     cookie_secure: true,
+    /// });
+    /// let session = SessionData {
+    ///     user_id: 1,
+    ///     username: "alice".into(),
+    ///     started_at: 1_000,
+    ///     last_activity: 1_000,
+    ///     device: String::new(),
+    ///     address: String::new(),
+    /// };
+    /// // A status check a second before the idle deadline: still live.
+    /// assert!(matches!(
+    ///     policy.verdict(&session, 1_899, Activity::Passive),
+    ///     Verdict::Live { idle_remaining: 1, .. }
+    /// ));
+    /// // At the deadline it has ended, and says why.
+    /// assert_eq!(
+    ///     policy.verdict(&session, 1_900, Activity::User),
+    ///     Verdict::Ended(EndReason::Idle)
+    /// );
+    /// ```
     pub fn verdict(&self, data: &SessionData, now: UnixSecs, activity: Activity) -> Verdict {
         let absolute_deadline = self.absolute_deadline(data);
         let idle_deadline = self.idle_deadline(data);
