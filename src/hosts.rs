@@ -29,7 +29,7 @@ use axum::{
 };
 
 use crate::error::{
-    http::{error_page, json_error},
+    http::{asks_for_html, error_page, json_error},
     AppError,
 };
 
@@ -183,13 +183,7 @@ pub async fn layer(State(hosts): State<Arc<AllowedHosts>>, req: Request, next: N
     let err = AppError::bad_request(
         "This server does not answer for that host name. Use the address the site is published at.",
     );
-    let browser = !req.uri().path().starts_with("/api/")
-        && req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-    if browser {
+    if !req.uri().path().starts_with("/api/") && asks_for_html(req.headers()) {
         error_page(&err)
     } else {
         json_error(&err)

@@ -54,18 +54,22 @@ pub fn set_error_status(err: &AppError) {
 }
 
 /// Whether a `POST` comes from a plain HTML form (a page without
-/// JavaScript): its `Accept` names the media type `text/html` (any case,
+/// JavaScript): one that [`asks_for_html`].
+pub fn is_html_form_post(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST && asks_for_html(headers)
+}
+
+/// Whether a request's `Accept` names the media type `text/html` (any case,
 /// with parameters) with a quality above zero. A substring is not enough:
 /// `application/xhtml+xml` or `text/html-fragment` are other types, and
 /// `text/html;q=0` says HTML is not wanted.
-pub fn is_html_form_post(method: &Method, headers: &HeaderMap) -> bool {
-    method == Method::POST
-        && headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|line| line.split(','))
-            .any(accepts_html)
+pub fn asks_for_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .any(accepts_html)
 }
 
 /// One media range of `Accept`: `text/html` with a quality above zero.
